@@ -1,0 +1,98 @@
+/* arena.c -- bump allocator. See arena.h. */
+#include "arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_CHUNK_BYTES (64 * 1024)
+#define ARENA_ALIGN 16
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used;
+    size_t size;
+    _Alignas(ARENA_ALIGN) unsigned char data[];
+} arena_chunk_t;
+
+struct arena {
+    arena_chunk_t *head;
+};
+
+arena_t *arena_new(void) {
+    return calloc(1, sizeof(arena_t));
+}
+
+void arena_free(arena_t *arena) {
+    if (!arena)
+        return;
+    arena_chunk_t *chunk = arena->head;
+    while (chunk) {
+        arena_chunk_t *next = chunk->next;
+        free(chunk);
+        chunk = next;
+    }
+    free(arena);
+}
+
+static arena_chunk_t *arena_chunk_new(size_t size) {
+    arena_chunk_t *chunk = malloc(sizeof(arena_chunk_t) + size);
+    if (!chunk)
+        return NULL;
+    chunk->next = NULL;
+    chunk->used = 0;
+    chunk->size = size;
+    return chunk;
+}
+
+void *arena_alloc(arena_t *arena, size_t size) {
+    if (size > SIZE_MAX - ARENA_ALIGN)
+        return NULL;
+    size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (size == 0)
+        size = ARENA_ALIGN;
+    arena_chunk_t *chunk = arena->head;
+    if (!chunk || chunk->size - chunk->used < size) {
+        if (size > ARENA_CHUNK_BYTES / 4) {
+            /* A large block gets a chunk of its own behind the current one, so the
+             * space left in the current chunk is not wasted. */
+            arena_chunk_t *big = arena_chunk_new(size);
+            if (!big)
+                return NULL;
+            big->used = size;
+            if (chunk) {
+                big->next = chunk->next;
+                chunk->next = big;
+            } else {
+                arena->head = big;
+            }
+            memset(big->data, 0, size);
+            return big->data;
+        }
+        chunk = arena_chunk_new(ARENA_CHUNK_BYTES);
+        if (!chunk)
+            return NULL;
+        chunk->next = arena->head;
+        arena->head = chunk;
+    }
+    void *p = chunk->data + chunk->used;
+    chunk->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+char *arena_strndup(arena_t *arena, const char *text, size_t max_len) {
+    if (!text)
+        return NULL;
+    size_t len = strnlen(text, max_len);
+    char *copy = arena_alloc(arena, len + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+char *arena_strdup(arena_t *arena, const char *text) {
+    return arena_strndup(arena, text, SIZE_MAX);
+}

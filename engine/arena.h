@@ -1,0 +1,22 @@
+/* arena.h -- bump allocation for per-trace and per-profile memory.
+ *
+ * A profile of a 100k-node trace makes hundreds of thousands of small objects
+ * that all die together; one arena turns them into a few large mallocs and a
+ * single free. Internal to the engine. */
+#ifndef DAGPROF_ARENA_H
+#define DAGPROF_ARENA_H
+
+#include <stddef.h>
+
+typedef struct arena arena_t;
+
+arena_t *arena_new(void); /* free with arena_free() */
+void arena_free(arena_t *arena);
+
+/* Zeroed memory aligned for any type, or NULL when out of memory. */
+void *arena_alloc(arena_t *arena, size_t size);
+/* Copy of at most max_len bytes of text, NUL-terminated. NULL in gives NULL. */
+char *arena_strndup(arena_t *arena, const char *text, size_t max_len);
+char *arena_strdup(arena_t *arena, const char *text);
+
+#endif

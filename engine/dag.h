@@ -1,0 +1,64 @@
+/* dag.h -- the state shared by the two halves of profiling: profile.c builds
+ * the node graph and its timing, advise.c finds bottlenecks and computes what
+ * each recommendation would save. Internal to the engine. */
+#ifndef DAGPROF_DAG_H
+#define DAGPROF_DAG_H
+
+#include "arena.h"
+#include "profile.h"
+
+typedef struct dag_llm_call {
+    const span_t *span;
+    double cost_usd;
+    int priced;
+} dag_llm_call_t;
+
+typedef struct dag {
+    profile_t *profile;    /* being filled */
+    arena_t *arena;        /* the profile's memory */
+    arena_t *scratch;      /* freed when profiling ends */
+    const pricing_t *pricing;
+    const profile_thresholds_t *thresholds;
+
+    size_t node_count;     /* nodes sorted by node_id; index = position */
+    /* Dependency edges after unknown ids and cycle edges are dropped, as CSR:
+     * the dependencies of node k are deps[dep_off[k] .. dep_off[k + 1]). */
+    size_t *dep_off, *deps;
+    size_t *rdep_off, *rdeps; /* the reverse: dependents of each node */
+    size_t *topo;             /* every node after its dependencies */
+
+    int64_t run_start_us;
+    int64_t run_end_us;
+    int64_t *lag_us;            /* start - ready, may be negative when a node overlapped its inputs */
+    int64_t *final_attempt_start_us; /* start of the node span with the highest attempt */
+
+    /* llm calls per node, in start order: calls[call_off[k] .. call_off[k + 1]) */
+    size_t *call_off;
+    dag_llm_call_t *calls;
+    size_t call_count;          /* all llm calls of the trace, in node or not */
+    dag_llm_call_t *all_calls;  /* every llm call of the trace */
+
+    /* tool spans per node, in start order: tools[tool_off[k] .. tool_off[k + 1]) */
+    size_t *tool_off;
+    const span_t **tools;
+
+    /* Warnings produced while profiling, appended with dag_warn(). */
+    const char **warnings;
+    size_t warning_count, warning_cap, warnings_dropped;
+    int closing_warning;
+} dag_t;
+
+void dag_warn(dag_t *dag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Longest finish time of a replay of the run: every node starts its lag after
+ * its inputs are ready and runs for exec_us. With the observed lags and exec
+ * times this reproduces the trace; savings are the difference a change makes.
+ * skip_node/skip_dep: one edge to leave out (SIZE_MAX for none). `scratch`
+ * holds node_count values. Returns the latest end, relative to the run start. */
+int64_t dag_replay(const dag_t *dag, const int64_t *exec_us, const int64_t *lag_us,
+                   size_t skip_node, size_t skip_dep, int64_t *scratch);
+
+/* Fill profile->bottlenecks and profile->recommendations. 0, or -1 on OOM. */
+int advise(dag_t *dag);
+
+#endif

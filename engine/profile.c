@@ -1,0 +1,979 @@
+/* profile.c -- from the spans of a run to its profile (SPEC §2).
+ *
+ * The steps, each linear in spans and edges (sorting aside):
+ *   1. find the run span and the dag_id;
+ *   2. give every span its node: its own node_id, else its nearest ancestor's;
+ *   3. aggregate spans into nodes (times, attempts, tokens, cost, tool calls);
+ *   4. build the dependency graph: declared edges, or inferred from timing;
+ *      drop unknown ids and break cycles;
+ *   5. timing per node (ready, blocked, queued), CPM slack, ideal wall time,
+ *      the observed critical path;
+ *   6. bottlenecks and recommendations (advise.c). */
+#include "profile.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "dag.h"
+#include "strmap.h"
+
+#define PROFILE_MAX_WARNINGS 100
+#define NODE_NONE ((int64_t)-1)
+#define NODE_UNRESOLVED ((int64_t)-2)
+#define NODE_IN_PROGRESS ((int64_t)-3)
+
+typedef struct profile_box {
+    profile_t profile; /* first: profile_free() casts back */
+    arena_t *arena;
+} profile_box_t;
+
+static const char *const bottleneck_names[] = {
+    "slow_node", "high_token_usage", "excessive_retries", "tool_latency",
+    "dependency_wait", "sequential_bottleneck", "scheduling_delay", "error_node"};
+static const char *const recommendation_names[] = {
+    "parallelize", "cache", "model_downgrade", "batch_operations", "reduce_context",
+    "restructure_dag"};
+static const char *const level_names[] = {"low", "medium", "high"};
+static const char *const edges_names[] = {"declared", "inferred"};
+
+#define NAME_OF(table, i) ((size_t)(i) < sizeof(table) / sizeof(table[0]) ? table[i] : "unknown")
+
+const char *profile_bottleneck_type_name(profile_bottleneck_type_t t) { return NAME_OF(bottleneck_names, t); }
+const char *profile_recommendation_type_name(profile_recommendation_type_t t) { return NAME_OF(recommendation_names, t); }
+const char *profile_level_name(profile_level_t l) { return NAME_OF(level_names, l); }
+const char *profile_edges_name(profile_edges_t e) { return NAME_OF(edges_names, e); }
+
+static int name_parse(const char *const *table, size_t count, const char *name, int *out) {
+    for (size_t i = 0; i < count; i++)
+        if (name && strcmp(table[i], name) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    return -1;
+}
+
+#define PARSE_INTO(table, name, out, type)                                              \
+    do {                                                                                \
+        int v_;                                                                         \
+        if (name_parse(table, sizeof(table) / sizeof(table[0]), name, &v_) != 0)        \
+            return -1;                                                                  \
+        *(out) = (type)v_;                                                              \
+        return 0;                                                                       \
+    } while (0)
+
+int profile_bottleneck_type_parse(const char *name, profile_bottleneck_type_t *out) { PARSE_INTO(bottleneck_names, name, out, profile_bottleneck_type_t); }
+int profile_recommendation_type_parse(const char *name, profile_recommendation_type_t *out) { PARSE_INTO(recommendation_names, name, out, profile_recommendation_type_t); }
+int profile_level_parse(const char *name, profile_level_t *out) { PARSE_INTO(level_names, name, out, profile_level_t); }
+int profile_edges_parse(const char *name, profile_edges_t *out) { PARSE_INTO(edges_names, name, out, profile_edges_t); }
+
+void profile_options_init(profile_options_t *o) {
+    memset(o, 0, sizeof(*o));
+    o->revision = 0;
+    o->complete = true;
+    o->profiled_at_us = 0;
+    profile_thresholds_t *t = &o->thresholds;
+    t->slow_node_pct = 30;
+    t->high_token_share = 0.4;
+    t->high_token_min = 10000;
+    t->excessive_retries = 2;
+    t->tool_latency_share = 0.5;
+    t->dependency_wait_pct = 20;
+    t->sequential_parallelism = 1.2;
+    t->sequential_min_nodes = 3;
+    t->scheduling_delay_pct = 10;
+    t->scheduling_delay_min_us = 100000;
+    t->downgrade_max_output_tokens = 500;
+    t->reduce_context_min_input = 20000;
+    t->reduce_context_factor = 3;
+    t->batch_min_calls = 3;
+}
+
+profile_t *profile_new_empty(void) {
+    profile_box_t *box = calloc(1, sizeof(*box));
+    if (!box)
+        return NULL;
+    box->arena = arena_new();
+    if (!box->arena) {
+        free(box);
+        return NULL;
+    }
+    return &box->profile;
+}
+
+void profile_free(profile_t *profile) {
+    if (!profile)
+        return;
+    profile_box_t *box = (profile_box_t *)profile;
+    arena_free(box->arena);
+    free(box);
+}
+
+void *profile_alloc(profile_t *profile, size_t size) {
+    return arena_alloc(((profile_box_t *)profile)->arena, size);
+}
+
+char *profile_strdup(profile_t *profile, const char *text) {
+    return arena_strdup(((profile_box_t *)profile)->arena, text);
+}
+
+void dag_warn(dag_t *dag, const char *fmt, ...) {
+    if (dag->warning_count >= PROFILE_MAX_WARNINGS) {
+        dag->warnings_dropped++;
+        return;
+    }
+    if (dag->warning_count == PROFILE_MAX_WARNINGS - 1 && !dag->closing_warning) {
+        dag->warnings_dropped++; /* the last slot is kept for the count of dropped ones */
+        return;
+    }
+    if (dag->warning_count == dag->warning_cap) {
+        size_t cap = dag->warning_cap ? dag->warning_cap * 2 : 16;
+        const char **grown = arena_alloc(dag->scratch, cap * sizeof(*grown));
+        if (!grown)
+            return;
+        if (dag->warning_count)
+            memcpy(grown, dag->warnings, dag->warning_count * sizeof(*grown));
+        dag->warnings = grown;
+        dag->warning_cap = cap;
+    }
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    const char *copy = arena_strdup(dag->arena, text);
+    if (copy)
+        dag->warnings[dag->warning_count++] = copy;
+}
+
+/* ---- sorting helpers ---------------------------------------------------- */
+
+typedef struct named_index {
+    const char *name;
+    size_t index;
+} named_index_t;
+
+static int named_index_cmp(const void *a, const void *b) {
+    return strcmp(((const named_index_t *)a)->name, ((const named_index_t *)b)->name);
+}
+
+typedef struct timed_span {
+    int64_t start_us;
+    const char *span_id;
+    size_t index;
+} timed_span_t;
+
+static int timed_span_cmp(const void *a, const void *b) {
+    const timed_span_t *x = a, *y = b;
+    if (x->start_us != y->start_us)
+        return x->start_us < y->start_us ? -1 : 1;
+    return strcmp(x->span_id, y->span_id);
+}
+
+static int llm_call_cmp(const void *a, const void *b) {
+    const span_t *x = ((const dag_llm_call_t *)a)->span, *y = ((const dag_llm_call_t *)b)->span;
+    if (x->start_us != y->start_us)
+        return x->start_us < y->start_us ? -1 : 1;
+    return strcmp(x->span_id, y->span_id);
+}
+
+static int size_cmp(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int string_ptr_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Nodes by end time ascending, node_id descending: the last node ending at or
+ * before a time is then the latest end with the smallest id (edge inference). */
+typedef struct end_order {
+    int64_t end_us;
+    size_t node;
+} end_order_t;
+
+static int end_order_cmp(const void *a, const void *b) {
+    const end_order_t *x = a, *y = b;
+    if (x->end_us != y->end_us)
+        return x->end_us < y->end_us ? -1 : 1;
+    return x->node > y->node ? -1 : x->node < y->node; /* node index order = id order */
+}
+
+static void tokens_add(profile_tokens_t *t, const span_t *s) {
+    t->input += s->input_tokens;
+    t->output += s->output_tokens;
+    t->cache_read += s->cache_read_tokens;
+    t->cache_write += s->cache_write_tokens;
+    t->reasoning += s->reasoning_tokens;
+    t->total = t->input + t->output;
+}
+
+/* ---- step 2: the node of every span --------------------------------------- */
+
+/* Sets node_of[i] to a provisional node index (creation order), NODE_NONE for
+ * the run span and spans with no node above them. Parent chains are walked once
+ * each: resolved spans are memoised, so this is linear. */
+static int resolve_nodes(dag_t *dag, const trace_t *trace, const size_t *canon,
+                         const strmap_t *span_by_id, strmap_t *node_by_id,
+                         const char **node_names, size_t *node_count, int64_t *node_of) {
+    size_t n = trace_span_count(trace);
+    size_t *path = arena_alloc(dag->scratch, n * sizeof(*path));
+    if (!path)
+        return -1;
+    size_t missing_parents = 0, parent_cycles = 0;
+    const char *missing_example = NULL;
+    for (size_t i = 0; i < n; i++)
+        node_of[i] = NODE_UNRESOLVED;
+    for (size_t ci = 0; ci < n; ci++) {
+        size_t i = canon[ci];
+        if (node_of[i] != NODE_UNRESOLVED)
+            continue;
+        size_t len = 0, j = i;
+        int64_t result = NODE_NONE;
+        for (;;) {
+            if (node_of[j] == NODE_IN_PROGRESS) {
+                parent_cycles++;
+                break;
+            }
+            if (node_of[j] != NODE_UNRESOLVED) {
+                result = node_of[j];
+                break;
+            }
+            const span_t *s = trace_span(trace, j);
+            if (s->kind == SPAN_KIND_RUN) {
+                node_of[j] = NODE_NONE;
+                break;
+            }
+            if (s->node_id && s->node_id[0]) {
+                size_t existing;
+                int rc = strmap_put(node_by_id, s->node_id, *node_count, &existing);
+                if (rc < 0)
+                    return -1;
+                if (rc == 1) {
+                    node_names[*node_count] = s->node_id;
+                    existing = (*node_count)++;
+                }
+                result = (int64_t)existing;
+                node_of[j] = result;
+                break;
+            }
+            node_of[j] = NODE_IN_PROGRESS;
+            path[len++] = j;
+            size_t parent;
+            if (!s->parent_span_id || !s->parent_span_id[0])
+                break;
+            if (!strmap_get(span_by_id, s->parent_span_id, &parent)) {
+                if (!missing_example)
+                    missing_example = s->span_id;
+                missing_parents++;
+                break;
+            }
+            j = parent;
+        }
+        for (size_t k = 0; k < len; k++)
+            node_of[path[k]] = result;
+    }
+    if (missing_parents)
+        dag_warn(dag, "%zu span(s) name a parent that is not in the trace (e.g. %s); "
+                      "they belong to no node unless they name one",
+                 missing_parents, missing_example);
+    if (parent_cycles)
+        dag_warn(dag, "%zu cycle(s) in parent_span_id links were cut", parent_cycles);
+    return 0;
+}
+
+/* ---- step 4: edges ------------------------------------------------------- */
+
+typedef struct edge_list {
+    size_t *from, *to;
+    size_t count, cap;
+} edge_list_t;
+
+static int edge_push(dag_t *dag, edge_list_t *e, size_t from, size_t to) {
+    if (e->count == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        size_t *f = arena_alloc(dag->scratch, cap * sizeof(*f));
+        size_t *t = arena_alloc(dag->scratch, cap * sizeof(*t));
+        if (!f || !t)
+            return -1;
+        if (e->count) {
+            memcpy(f, e->from, e->count * sizeof(*f));
+            memcpy(t, e->to, e->count * sizeof(*t));
+        }
+        e->from = f;
+        e->to = t;
+        e->cap = cap;
+    }
+    e->from[e->count] = from;
+    e->to[e->count] = to;
+    e->count++;
+    return 0;
+}
+
+/* CSR from an edge list: sorted, duplicates removed. */
+static int edges_to_csr(dag_t *dag, const edge_list_t *e, size_t **off_out, size_t **list_out) {
+    size_t nn = dag->node_count;
+    size_t *off = arena_alloc(dag->scratch, (nn + 1) * sizeof(*off));
+    size_t *list = arena_alloc(dag->scratch, (e->count + 1) * sizeof(*list));
+    size_t *fill = arena_alloc(dag->scratch, (nn + 1) * sizeof(*fill));
+    if (!off || !list || !fill)
+        return -1;
+    for (size_t i = 0; i < e->count; i++)
+        off[e->from[i] + 1]++;
+    for (size_t k = 0; k < nn; k++)
+        off[k + 1] += off[k];
+    memcpy(fill, off, (nn + 1) * sizeof(*fill));
+    for (size_t i = 0; i < e->count; i++)
+        list[fill[e->from[i]]++] = e->to[i];
+    /* sort and dedupe each row in place, then compact */
+    size_t w = 0;
+    for (size_t k = 0; k < nn; k++) {
+        size_t b = off[k], end = off[k + 1];
+        qsort(list + b, end - b, sizeof(*list), size_cmp);
+        off[k] = w;
+        for (size_t i = b; i < end; i++)
+            if (i == b || list[i] != list[i - 1])
+                list[w++] = list[i];
+    }
+    off[nn] = w;
+    *off_out = off;
+    *list_out = list;
+    return 0;
+}
+
+/* Depth-first search from every node in id order; an edge to a node still on
+ * the stack closes a cycle and is dropped. The post-order is a topological
+ * order with dependencies first. */
+static int break_cycles(dag_t *dag, size_t *off, size_t *list, const profile_node_t *nodes) {
+    size_t nn = dag->node_count;
+    unsigned char *color = arena_alloc(dag->scratch, nn + 1);
+    size_t *stack = arena_alloc(dag->scratch, (nn + 1) * sizeof(*stack));
+    size_t *next = arena_alloc(dag->scratch, (nn + 1) * sizeof(*next));
+    unsigned char *dropped = arena_alloc(dag->scratch, off[nn] + 1);
+    dag->topo = arena_alloc(dag->scratch, (nn + 1) * sizeof(*dag->topo));
+    if (!color || !stack || !next || !dropped || !dag->topo)
+        return -1;
+    size_t topo_len = 0, cycles = 0;
+    for (size_t root = 0; root < nn; root++) {
+        if (color[root])
+            continue;
+        size_t sp = 0;
+        stack[sp++] = root;
+        color[root] = 1;
+        next[root] = off[root];
+        while (sp) {
+            size_t u = stack[sp - 1];
+            if (next[u] < off[u + 1]) {
+                size_t ei = next[u]++;
+                size_t v = list[ei];
+                if (color[v] == 1) {
+                    dropped[ei] = 1;
+                    if (cycles++ < 10)
+                        dag_warn(dag, "dependency cycle: edge %s -> %s dropped",
+                                 nodes[u].node_id, nodes[v].node_id);
+                } else if (color[v] == 0) {
+                    color[v] = 1;
+                    next[v] = off[v];
+                    stack[sp++] = v;
+                }
+            } else {
+                color[u] = 2;
+                dag->topo[topo_len++] = u;
+                sp--;
+            }
+        }
+    }
+    if (cycles > 10)
+        dag_warn(dag, "%zu dependency cycle edges dropped in all", cycles);
+    /* compact the edges that survived */
+    size_t w = 0;
+    for (size_t k = 0; k < nn; k++) {
+        size_t b = off[k], end = off[k + 1];
+        off[k] = w;
+        for (size_t i = b; i < end; i++)
+            if (!dropped[i])
+                list[w++] = list[i];
+    }
+    off[nn] = w;
+    return 0;
+}
+
+static int build_reverse(dag_t *dag) {
+    size_t nn = dag->node_count, ne = dag->dep_off[nn];
+    dag->rdep_off = arena_alloc(dag->scratch, (nn + 1) * sizeof(size_t));
+    dag->rdeps = arena_alloc(dag->scratch, (ne + 1) * sizeof(size_t));
+    size_t *fill = arena_alloc(dag->scratch, (nn + 1) * sizeof(size_t));
+    if (!dag->rdep_off || !dag->rdeps || !fill)
+        return -1;
+    for (size_t i = 0; i < ne; i++)
+        dag->rdep_off[dag->deps[i] + 1]++;
+    for (size_t k = 0; k < nn; k++)
+        dag->rdep_off[k + 1] += dag->rdep_off[k];
+    memcpy(fill, dag->rdep_off, (nn + 1) * sizeof(size_t));
+    for (size_t k = 0; k < nn; k++)
+        for (size_t i = dag->dep_off[k]; i < dag->dep_off[k + 1]; i++)
+            dag->rdeps[fill[dag->deps[i]]++] = k;
+    return 0;
+}
+
+int64_t dag_replay(const dag_t *dag, const int64_t *exec_us, const int64_t *lag_us,
+                   size_t skip_node, size_t skip_dep, int64_t *end_rel) {
+    int64_t latest = 0;
+    for (size_t t = 0; t < dag->node_count; t++) {
+        size_t k = dag->topo[t];
+        int64_t ready = 0;
+        for (size_t i = dag->dep_off[k]; i < dag->dep_off[k + 1]; i++) {
+            size_t d = dag->deps[i];
+            if (k == skip_node && d == skip_dep)
+                continue;
+            if (end_rel[d] > ready)
+                ready = end_rel[d];
+        }
+        end_rel[k] = ready + lag_us[k] + exec_us[k];
+        if (t == 0 || end_rel[k] > latest)
+            latest = end_rel[k];
+    }
+    return latest;
+}
+
+/* ---- the whole computation ------------------------------------------------ */
+
+static int set_error(char *errstr, size_t errstr_size, const char *msg) {
+    if (errstr_size)
+        snprintf(errstr, errstr_size, "%s", msg);
+    return -1;
+}
+
+profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
+                           const profile_options_t *options, char *errstr,
+                           size_t errstr_size) {
+    profile_options_t defaults;
+    if (!options) {
+        profile_options_init(&defaults);
+        options = &defaults;
+    }
+    size_t n = trace_span_count(trace);
+    if (n == 0) {
+        set_error(errstr, errstr_size, "the trace has no valid span");
+        return NULL;
+    }
+
+    dag_t dag;
+    memset(&dag, 0, sizeof(dag));
+    strmap_t span_by_id = {0}, node_by_id = {0}, model_by_name = {0};
+    profile_t *p = profile_new_empty();
+    if (!p)
+        goto oom;
+    dag.profile = p;
+    dag.arena = ((profile_box_t *)p)->arena;
+    dag.scratch = arena_new();
+    dag.pricing = pricing;
+    dag.thresholds = &options->thresholds;
+    if (!dag.scratch)
+        goto oom;
+    arena_t *S = dag.scratch, *A = dag.arena;
+
+    /* the trace's own warnings come first */
+    for (size_t i = 0; i < trace_warning_count(trace); i++)
+        dag_warn(&dag, "%s", trace_warning(trace, i));
+    if (trace_warnings_dropped(trace))
+        dag_warn(&dag, "%zu more input warnings not shown", trace_warnings_dropped(trace));
+
+    /* 1. run span and dag_id: deterministic whatever order the spans came in */
+    const span_t *run = NULL, *dag_source = NULL;
+    size_t run_spans = 0;
+    for (size_t i = 0; i < n; i++) {
+        const span_t *s = trace_span(trace, i);
+        if (s->kind == SPAN_KIND_RUN) {
+            run_spans++;
+            if (!run || s->start_us < run->start_us ||
+                (s->start_us == run->start_us && strcmp(s->span_id, run->span_id) < 0))
+                run = s;
+        }
+        if (s->dag_id && s->dag_id[0] &&
+            (!dag_source || s->start_us < dag_source->start_us ||
+             (s->start_us == dag_source->start_us && strcmp(s->span_id, dag_source->span_id) < 0)))
+            dag_source = s;
+    }
+    if (run_spans > 1)
+        dag_warn(&dag, "%zu run spans; the earliest (%s) is the run", run_spans, run->span_id);
+    if (run && run->dag_id && run->dag_id[0])
+        dag_source = run;
+    else if (run)
+        dag_warn(&dag, "the run span has no dag_id");
+    const char *trace_id = trace_span(trace, 0)->trace_id;
+    p->trace_id = arena_strdup(A, trace_id);
+    p->dag_id = arena_strdup(A, dag_source ? dag_source->dag_id : "unknown");
+    p->revision = options->revision;
+    p->complete = options->complete;
+    p->profiled_at_us = options->profiled_at_us;
+    char idbuf[64];
+    snprintf(idbuf, sizeof(idbuf), "#%lld", (long long)options->revision);
+    size_t id_len = strlen(trace_id) + strlen(idbuf) + 1;
+    char *profile_id = arena_alloc(A, id_len);
+    if (!p->trace_id || !p->dag_id || !profile_id)
+        goto oom;
+    snprintf(profile_id, id_len, "%s%s", trace_id, idbuf);
+    p->profile_id = profile_id;
+
+    /* 2. the node of every span */
+    if (strmap_init(&span_by_id, n) != 0 || strmap_init(&node_by_id, 64) != 0 ||
+        strmap_init(&model_by_name, 16) != 0)
+        goto oom;
+    /* Spans are visited in span_id order from here on, so that floating-point
+     * sums and every tie come out the same whatever order the spans arrived in. */
+    named_index_t *by_span_id = arena_alloc(S, n * sizeof(*by_span_id));
+    size_t *canon = arena_alloc(S, n * sizeof(*canon));
+    if (!by_span_id || !canon)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        by_span_id[i] = (named_index_t){trace_span(trace, i)->span_id, i};
+        if (strmap_put(&span_by_id, trace_span(trace, i)->span_id, i, NULL) < 0)
+            goto oom;
+    }
+    qsort(by_span_id, n, sizeof(*by_span_id), named_index_cmp);
+    for (size_t i = 0; i < n; i++)
+        canon[i] = by_span_id[i].index;
+    const char **created_names = arena_alloc(S, n * sizeof(*created_names));
+    int64_t *node_of = arena_alloc(S, n * sizeof(*node_of));
+    if (!created_names || !node_of)
+        goto oom;
+    size_t nn = 0;
+    if (resolve_nodes(&dag, trace, canon, &span_by_id, &node_by_id, created_names, &nn, node_of) != 0)
+        goto oom;
+
+    /* nodes sorted by id; remap the provisional indexes */
+    named_index_t *order = arena_alloc(S, (nn + 1) * sizeof(*order));
+    size_t *rank = arena_alloc(S, (nn + 1) * sizeof(*rank));
+    if (!order || !rank)
+        goto oom;
+    for (size_t k = 0; k < nn; k++)
+        order[k] = (named_index_t){created_names[k], k};
+    qsort(order, nn, sizeof(*order), named_index_cmp);
+    for (size_t k = 0; k < nn; k++)
+        rank[order[k].index] = k;
+    for (size_t i = 0; i < n; i++)
+        if (node_of[i] >= 0)
+            node_of[i] = (int64_t)rank[node_of[i]];
+    strmap_free(&node_by_id);
+    if (strmap_init(&node_by_id, nn) != 0)
+        goto oom;
+
+    dag.node_count = nn;
+    profile_node_t *nodes = arena_alloc(A, (nn + 1) * sizeof(*nodes));
+    if (!nodes)
+        goto oom;
+    for (size_t k = 0; k < nn; k++) {
+        nodes[k].node_id = arena_strdup(A, order[k].name);
+        if (!nodes[k].node_id || strmap_put(&node_by_id, nodes[k].node_id, k, NULL) < 0)
+            goto oom;
+        nodes[k].start_us = INT64_MAX;
+        nodes[k].end_us = INT64_MIN;
+    }
+
+    /* 3. aggregate spans into nodes; price every llm call */
+    int32_t *last_attempt = arena_alloc(S, (nn + 1) * sizeof(*last_attempt));
+    const span_t **last_attempt_span = arena_alloc(S, (nn + 1) * sizeof(*last_attempt_span));
+    unsigned char *any_error = arena_alloc(S, nn + 1), *any_ok = arena_alloc(S, nn + 1);
+    size_t *tool_count = arena_alloc(S, (nn + 1) * sizeof(size_t));
+    dag.call_off = arena_alloc(S, (nn + 2) * sizeof(size_t));
+    dag.all_calls = arena_alloc(S, n * sizeof(dag_llm_call_t));
+    dag.final_attempt_start_us = arena_alloc(S, (nn + 1) * sizeof(int64_t));
+    if (!last_attempt || !last_attempt_span || !any_error || !any_ok || !tool_count ||
+        !dag.call_off || !dag.all_calls || !dag.final_attempt_start_us)
+        goto oom;
+
+    profile_model_usage_t *usage = arena_alloc(S, n * sizeof(*usage));
+    pricing_price_t *usage_price = arena_alloc(S, n * sizeof(*usage_price));
+    unsigned char *usage_priced = arena_alloc(S, n);
+    size_t model_count = 0;
+    if (!usage || !usage_price || !usage_priced)
+        goto oom;
+
+    profile_summary_t *sum = &p->summary;
+    int has_declared = 0;
+    int64_t clamped_calls = 0;
+    for (size_t ci = 0; ci < n; ci++) {
+        size_t i = canon[ci];
+        const span_t *s = trace_span(trace, i);
+        int64_t k = node_of[i];
+        if (k >= 0) {
+            profile_node_t *nd = &nodes[k];
+            if (s->start_us < nd->start_us)
+                nd->start_us = s->start_us;
+            if (s->end_us > nd->end_us)
+                nd->end_us = s->end_us;
+            if (s->status == SPAN_STATUS_ERROR)
+                any_error[k] = 1;
+            else if (s->status == SPAN_STATUS_OK)
+                any_ok[k] = 1;
+            if (s->kind == SPAN_KIND_NODE) {
+                if (s->attempt >= 1)
+                    nd->retries++;
+                const span_t *last = last_attempt_span[k];
+                if (!last || s->attempt > last->attempt ||
+                    (s->attempt == last->attempt &&
+                     (s->end_us > last->end_us ||
+                      (s->end_us == last->end_us && strcmp(s->span_id, last->span_id) > 0))))
+                    last_attempt_span[k] = s;
+                if (s->depends_on_count)
+                    has_declared = 1;
+            } else if (s->kind == SPAN_KIND_TOOL) {
+                tool_count[k]++;
+            }
+        }
+        if (s->kind == SPAN_KIND_LLM) {
+            const char *model = s->model && s->model[0] ? s->model : "unknown";
+            size_t m;
+            int rc = strmap_put(&model_by_name, model, model_count, &m);
+            if (rc < 0)
+                goto oom;
+            if (rc == 1) {
+                m = model_count++;
+                usage[m].model = arena_strdup(A, model);
+                if (!usage[m].model)
+                    goto oom;
+                usage_priced[m] = pricing_lookup(pricing, s->model, &usage_price[m]) == 0;
+            }
+            if (s->cache_read_tokens + s->cache_write_tokens > s->input_tokens)
+                clamped_calls++;
+            dag_llm_call_t *call = &dag.all_calls[dag.call_count++];
+            call->span = s;
+            call->priced = usage_priced[m];
+            call->cost_usd = call->priced ? pricing_cost_usd(&usage_price[m], s->input_tokens,
+                                                             s->output_tokens, s->cache_read_tokens,
+                                                             s->cache_write_tokens)
+                                          : 0.0;
+            usage[m].calls++;
+            usage[m].cost_usd += call->cost_usd;
+            tokens_add(&usage[m].tokens, s);
+            tokens_add(&sum->tokens, s);
+            sum->cost_usd += call->cost_usd;
+            if (k >= 0) {
+                tokens_add(&nodes[k].tokens, s);
+                nodes[k].cost_usd += call->cost_usd;
+                dag.call_off[k + 1]++;
+            }
+        }
+    }
+    if (clamped_calls)
+        dag_warn(&dag, "%lld llm call(s) report more cache tokens than input tokens; "
+                       "their uncached input is counted as 0",
+                 (long long)clamped_calls);
+
+    /* by_model, sorted; unpriced models */
+    named_index_t *morder = arena_alloc(S, (model_count + 1) * sizeof(*morder));
+    p->by_model = arena_alloc(A, (model_count + 1) * sizeof(*p->by_model));
+    sum->unpriced_models = arena_alloc(A, (model_count + 1) * sizeof(char *));
+    if (!morder || !p->by_model || !sum->unpriced_models)
+        goto oom;
+    for (size_t m = 0; m < model_count; m++)
+        morder[m] = (named_index_t){usage[m].model, m};
+    qsort(morder, model_count, sizeof(*morder), named_index_cmp);
+    for (size_t m = 0; m < model_count; m++) {
+        p->by_model[m] = usage[morder[m].index];
+        if (!usage_priced[morder[m].index])
+            sum->unpriced_models[sum->unpriced_model_count++] = p->by_model[m].model;
+    }
+    p->model_count = model_count;
+
+    /* llm calls per node (CSR, start order), tool calls and models per node */
+    for (size_t k = 0; k < nn; k++)
+        dag.call_off[k + 1] += dag.call_off[k];
+    dag.calls = arena_alloc(S, (dag.call_off[nn] + 1) * sizeof(dag_llm_call_t));
+    size_t *call_fill = arena_alloc(S, (nn + 1) * sizeof(size_t));
+    if (!dag.calls || !call_fill)
+        goto oom;
+    memcpy(call_fill, dag.call_off, nn * sizeof(size_t));
+    for (size_t c = 0; c < dag.call_count; c++) {
+        size_t i = (size_t)(dag.all_calls[c].span - trace_span(trace, 0));
+        if (node_of[i] >= 0)
+            dag.calls[call_fill[node_of[i]]++] = dag.all_calls[c];
+    }
+    for (size_t k = 0; k < nn; k++) {
+        profile_node_t *nd = &nodes[k];
+        nd->tool_calls = arena_alloc(A, (tool_count[k] + 1) * sizeof(*nd->tool_calls));
+        if (!nd->tool_calls)
+            goto oom;
+    }
+    {
+        /* tool calls in start order: collect (start, id) per span, sort once */
+        size_t total_tools = 0;
+        for (size_t k = 0; k < nn; k++)
+            total_tools += tool_count[k];
+        timed_span_t *ts = arena_alloc(S, (total_tools + 1) * sizeof(*ts));
+        if (!ts)
+            goto oom;
+        size_t t = 0;
+        for (size_t i = 0; i < n; i++) {
+            const span_t *s = trace_span(trace, i);
+            if (s->kind == SPAN_KIND_TOOL && node_of[i] >= 0)
+                ts[t++] = (timed_span_t){s->start_us, s->span_id, i};
+        }
+        qsort(ts, t, sizeof(*ts), timed_span_cmp);
+        dag.tool_off = arena_alloc(S, (nn + 1) * sizeof(size_t));
+        dag.tools = arena_alloc(S, (t + 1) * sizeof(*dag.tools));
+        if (!dag.tool_off || !dag.tools)
+            goto oom;
+        for (size_t k = 0; k < nn; k++)
+            dag.tool_off[k + 1] = dag.tool_off[k] + tool_count[k];
+        for (size_t j = 0; j < t; j++) {
+            const span_t *s = trace_span(trace, ts[j].index);
+            size_t k = (size_t)node_of[ts[j].index];
+            dag.tools[dag.tool_off[k] + nodes[k].tool_call_count] = s;
+            profile_node_t *nd = &nodes[node_of[ts[j].index]];
+            profile_tool_call_t *tc = &nd->tool_calls[nd->tool_call_count++];
+            tc->tool = s->tool_name && s->tool_name[0] ? s->tool_name
+                       : s->name && s->name[0]      ? s->name
+                                                    : "unknown";
+            tc->tool = arena_strdup(A, tc->tool);
+            if (!tc->tool)
+                goto oom;
+            tc->duration_us = s->end_us - s->start_us;
+            tc->ok = s->status != SPAN_STATUS_ERROR;
+        }
+    }
+    for (size_t k = 0; k < nn; k++) {
+        profile_node_t *nd = &nodes[k];
+        size_t b = dag.call_off[k], e = dag.call_off[k + 1];
+        /* llm calls of the node in start order, for the cache and batch advice */
+        qsort(dag.calls + b, e - b, sizeof(*dag.calls), llm_call_cmp);
+        nd->models = arena_alloc(A, (e - b + 1) * sizeof(char *));
+        if (!nd->models)
+            goto oom;
+        for (size_t i = b; i < e; i++) {
+            const char *model = dag.calls[i].span->model && dag.calls[i].span->model[0]
+                                    ? dag.calls[i].span->model : "unknown";
+            nd->models[nd->model_count++] = model;
+        }
+        qsort(nd->models, nd->model_count, sizeof(char *), string_ptr_cmp);
+        size_t w = 0;
+        for (size_t i = 0; i < nd->model_count; i++)
+            if (i == 0 || strcmp(nd->models[i], nd->models[w - 1]) != 0)
+                nd->models[w++] = nd->models[i];
+        nd->model_count = w;
+        for (size_t i = 0; i < w; i++)
+            if (!(nd->models[i] = arena_strdup(A, nd->models[i])))
+                goto oom;
+
+        const span_t *last = last_attempt_span[k];
+        if (last) {
+            nd->status = last->status;
+            dag.final_attempt_start_us[k] = last->start_us;
+        } else {
+            nd->status = any_error[k] ? SPAN_STATUS_ERROR : any_ok[k] ? SPAN_STATUS_OK : SPAN_STATUS_UNSET;
+            dag.final_attempt_start_us[k] = nd->start_us;
+        }
+        nd->exec_us = nd->end_us - nd->start_us;
+    }
+
+    /* 4. edges */
+    edge_list_t edges = {0};
+    if (has_declared) {
+        sum->edges = PROFILE_EDGES_DECLARED;
+        size_t unknown = 0;
+        for (size_t ci = 0; ci < n; ci++) {
+            size_t i = canon[ci];
+            const span_t *s = trace_span(trace, i);
+            if (node_of[i] < 0 || s->kind != SPAN_KIND_NODE)
+                continue;
+            size_t k = (size_t)node_of[i];
+            for (size_t j = 0; j < s->depends_on_count; j++) {
+                size_t d;
+                if (!strmap_get(&node_by_id, s->depends_on[j], &d)) {
+                    if (unknown++ < 10)
+                        dag_warn(&dag, "node %s depends on unknown node %s (ignored)",
+                                 nodes[k].node_id, s->depends_on[j]);
+                } else if (d == k) {
+                    dag_warn(&dag, "node %s depends on itself (ignored)", nodes[k].node_id);
+                } else if (edge_push(&dag, &edges, k, d) != 0) {
+                    goto oom;
+                }
+            }
+        }
+        if (unknown > 10)
+            dag_warn(&dag, "%zu dependencies on unknown nodes ignored in all", unknown);
+    } else {
+        /* Each node depends on the node that ended at or before its start with
+         * the latest end (ties: smallest node_id): one binary search per node. */
+        sum->edges = PROFILE_EDGES_INFERRED;
+        end_order_t *by_end = arena_alloc(S, (nn + 1) * sizeof(*by_end));
+        if (!by_end)
+            goto oom;
+        for (size_t k = 0; k < nn; k++)
+            by_end[k] = (end_order_t){nodes[k].end_us, k};
+        qsort(by_end, nn, sizeof(*by_end), end_order_cmp);
+        for (size_t k = 0; k < nn; k++) {
+            size_t lo = 0, hi = nn; /* first position with end > start */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (by_end[mid].end_us <= nodes[k].start_us)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo == 0)
+                continue;
+            size_t pick = lo - 1;
+            if (by_end[pick].node == k) {
+                /* a zero-length node ends at its own start; take the next best */
+                if (pick == 0)
+                    continue;
+                pick--;
+            }
+            if (edge_push(&dag, &edges, k, by_end[pick].node) != 0)
+                goto oom;
+        }
+    }
+    if (edges_to_csr(&dag, &edges, &dag.dep_off, &dag.deps) != 0)
+        goto oom;
+    if (break_cycles(&dag, dag.dep_off, dag.deps, nodes) != 0 || build_reverse(&dag) != 0)
+        goto oom;
+
+    /* 5. timing */
+    int64_t run_start = INT64_MAX, run_end = INT64_MIN;
+    if (run) {
+        run_start = run->start_us;
+        run_end = run->end_us;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const span_t *s = trace_span(trace, i);
+            if (s->start_us < run_start)
+                run_start = s->start_us;
+            if (s->end_us > run_end)
+                run_end = s->end_us;
+        }
+    }
+    dag.run_start_us = run_start;
+    dag.run_end_us = run_end;
+    sum->run_start_us = run_start;
+    sum->wall_us = run_end - run_start;
+    dag.lag_us = arena_alloc(S, (nn + 1) * sizeof(int64_t));
+    int64_t *earliest_finish = arena_alloc(S, (nn + 1) * sizeof(int64_t));
+    int64_t *latest_start = arena_alloc(S, (nn + 1) * sizeof(int64_t));
+    if (!dag.lag_us || !earliest_finish || !latest_start)
+        goto oom;
+    for (size_t k = 0; k < nn; k++) {
+        profile_node_t *nd = &nodes[k];
+        int64_t ready = run_start;
+        int has_dep = 0;
+        for (size_t i = dag.dep_off[k]; i < dag.dep_off[k + 1]; i++) {
+            int64_t e = nodes[dag.deps[i]].end_us;
+            if (!has_dep || e > ready)
+                ready = e;
+            has_dep = 1;
+        }
+        nd->ready_us = ready;
+        nd->blocked_us = ready - run_start;
+        nd->queued_us = nd->start_us > ready ? nd->start_us - ready : 0;
+        dag.lag_us[k] = nd->start_us - ready;
+        sum->work_us += nd->exec_us;
+    }
+    /* CPM: forward pass for earliest finish, backward pass for latest start */
+    int64_t ideal = 0;
+    for (size_t t = 0; t < nn; t++) {
+        size_t k = dag.topo[t];
+        int64_t es = 0;
+        for (size_t i = dag.dep_off[k]; i < dag.dep_off[k + 1]; i++)
+            if (earliest_finish[dag.deps[i]] > es)
+                es = earliest_finish[dag.deps[i]];
+        earliest_finish[k] = es + nodes[k].exec_us;
+        if (earliest_finish[k] > ideal)
+            ideal = earliest_finish[k];
+    }
+    for (size_t t = nn; t-- > 0;) {
+        size_t k = dag.topo[t];
+        int64_t lf = ideal;
+        for (size_t i = dag.rdep_off[k]; i < dag.rdep_off[k + 1]; i++)
+            if (latest_start[dag.rdeps[i]] < lf)
+                lf = latest_start[dag.rdeps[i]];
+        latest_start[k] = lf - nodes[k].exec_us;
+        nodes[k].slack_us = latest_start[k] - (earliest_finish[k] - nodes[k].exec_us);
+    }
+    sum->ideal_wall_us = ideal;
+    sum->node_count = (int64_t)nn;
+    sum->span_count = (int64_t)n;
+    if (sum->wall_us > 0) {
+        sum->parallelism = (double)sum->work_us / (double)sum->wall_us;
+        sum->schedule_efficiency = (double)ideal / (double)sum->wall_us;
+    } else {
+        sum->parallelism = 0;
+        sum->schedule_efficiency = 1;
+    }
+
+    /* observed critical path: back from the latest-ending node */
+    p->critical_path = arena_alloc(A, (nn + 1) * sizeof(char *));
+    if (!p->critical_path)
+        goto oom;
+    if (nn) {
+        size_t cur = 0;
+        for (size_t k = 1; k < nn; k++)
+            if (nodes[k].end_us > nodes[cur].end_us)
+                cur = k;
+        size_t len = 0;
+        for (;;) {
+            nodes[cur].on_critical_path = true;
+            p->critical_path[len++] = nodes[cur].node_id;
+            sum->critical_path_us += nodes[cur].exec_us;
+            size_t b = dag.dep_off[cur], e = dag.dep_off[cur + 1];
+            if (b == e || len >= nn)
+                break;
+            size_t best = dag.deps[b];
+            for (size_t i = b + 1; i < e; i++)
+                if (nodes[dag.deps[i]].end_us > nodes[best].end_us)
+                    best = dag.deps[i];
+            cur = best;
+        }
+        for (size_t i = 0; i < len / 2; i++) {
+            const char *tmp = p->critical_path[i];
+            p->critical_path[i] = p->critical_path[len - 1 - i];
+            p->critical_path[len - 1 - i] = tmp;
+        }
+        p->critical_path_count = len;
+    }
+
+    /* depends_on names per node, in id order */
+    for (size_t k = 0; k < nn; k++) {
+        size_t b = dag.dep_off[k], e = dag.dep_off[k + 1];
+        nodes[k].depends_on = arena_alloc(A, (e - b + 1) * sizeof(char *));
+        if (!nodes[k].depends_on)
+            goto oom;
+        for (size_t i = b; i < e; i++)
+            nodes[k].depends_on[nodes[k].depends_on_count++] = nodes[dag.deps[i]].node_id;
+    }
+    p->nodes = nodes;
+    p->node_count = nn;
+
+    /* 6. bottlenecks and recommendations */
+    if (advise(&dag) != 0)
+        goto oom;
+
+    if (dag.warnings_dropped) {
+        dag.closing_warning = 1;
+        dag_warn(&dag, "%zu more warnings not shown", dag.warnings_dropped);
+    }
+    p->warnings = arena_alloc(A, (dag.warning_count + 1) * sizeof(char *));
+    if (!p->warnings)
+        goto oom;
+    if (dag.warning_count)
+        memcpy(p->warnings, dag.warnings, dag.warning_count * sizeof(char *));
+    p->warning_count = dag.warning_count;
+
+    strmap_free(&span_by_id);
+    strmap_free(&node_by_id);
+    strmap_free(&model_by_name);
+    arena_free(dag.scratch);
+    return p;
+oom:
+    set_error(errstr, errstr_size, "out of memory while profiling");
+    strmap_free(&span_by_id);
+    strmap_free(&node_by_id);
+    strmap_free(&model_by_name);
+    arena_free(dag.scratch);
+    profile_free(p);
+    return NULL;
+}

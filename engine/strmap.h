@@ -1,0 +1,32 @@
+/* strmap.h -- string keys to indexes, open addressing.
+ *
+ * Span ids, node ids and model names are looked up once per span or edge; a
+ * hash map keeps profiling linear in the size of the trace. Keys are borrowed
+ * and must outlive the map. Internal to the engine. */
+#ifndef DAGPROF_STRMAP_H
+#define DAGPROF_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct strmap {
+    const char **keys;
+    size_t *values;
+    size_t cap; /* power of two */
+    size_t count;
+} strmap_t;
+
+/* 0, or -1 when out of memory. */
+int strmap_init(strmap_t *map, size_t expected);
+void strmap_free(strmap_t *map);
+
+/* Insert key -> value unless the key is there. Returns 1 when inserted, 0 when
+ * present (its value in *existing, if not NULL), -1 when out of memory. */
+int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing);
+
+/* 1 and *value set when found, else 0. */
+int strmap_get(const strmap_t *map, const char *key, size_t *value);
+
+uint64_t strmap_hash(const char *key);
+
+#endif

@@ -1,0 +1,192 @@
+/* trace.c -- collecting and checking the spans of one run. See trace.h. */
+#include "trace.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "strmap.h"
+
+/* Warnings are kept to a readable number; the rest are only counted. */
+#define TRACE_MAX_WARNINGS 100
+
+struct trace {
+    arena_t *arena;
+    span_t *spans;
+    size_t span_count;
+    size_t span_cap;
+    strmap_t by_span_id;
+    const char *trace_id; /* of the first span; later spans must match */
+    const char **warnings;
+    size_t warning_count;
+    size_t warning_cap;
+    size_t warnings_dropped;
+    int cut_strings_reported;
+};
+
+trace_t *trace_new(void) {
+    trace_t *trace = calloc(1, sizeof(*trace));
+    if (!trace)
+        return NULL;
+    trace->arena = arena_new();
+    if (!trace->arena || strmap_init(&trace->by_span_id, 64) != 0)
+        goto fail;
+    return trace;
+fail:
+    trace_free(trace);
+    return NULL;
+}
+
+void trace_free(trace_t *trace) {
+    if (!trace)
+        return;
+    strmap_free(&trace->by_span_id);
+    arena_free(trace->arena);
+    free(trace->spans);
+    free(trace->warnings);
+    free(trace);
+}
+
+void trace_add_warning(trace_t *trace, const char *warning) {
+    if (trace->warning_count >= TRACE_MAX_WARNINGS) {
+        trace->warnings_dropped++;
+        return;
+    }
+    if (trace->warning_count == trace->warning_cap) {
+        size_t cap = trace->warning_cap ? trace->warning_cap * 2 : 8;
+        const char **grown = realloc(trace->warnings, cap * sizeof(*grown));
+        if (!grown)
+            return;
+        trace->warnings = grown;
+        trace->warning_cap = cap;
+    }
+    const char *copy = arena_strndup(trace->arena, warning, TRACE_MAX_STRING_BYTES);
+    if (copy)
+        trace->warnings[trace->warning_count++] = copy;
+}
+
+/* Copy a string field, cutting it at TRACE_MAX_STRING_BYTES. */
+static const char *trace_copy_string(trace_t *trace, const char *text, int *failed) {
+    if (!text)
+        return NULL;
+    if (strnlen(text, TRACE_MAX_STRING_BYTES + 1) > TRACE_MAX_STRING_BYTES &&
+        !trace->cut_strings_reported) {
+        trace->cut_strings_reported = 1;
+        char warning[128];
+        snprintf(warning, sizeof(warning), "strings longer than %d bytes were cut",
+                 TRACE_MAX_STRING_BYTES);
+        trace_add_warning(trace, warning);
+    }
+    const char *copy = arena_strndup(trace->arena, text, TRACE_MAX_STRING_BYTES);
+    if (!copy)
+        *failed = 1;
+    return copy;
+}
+
+static trace_add_result_t trace_reject(trace_t *trace, char *errstr, size_t errstr_size,
+                                       const char *fmt, const char *a, const char *b) {
+    char reason[512];
+    snprintf(reason, sizeof(reason), fmt, a ? a : "", b ? b : "");
+    if (errstr_size)
+        snprintf(errstr, errstr_size, "%s", reason);
+    trace_add_warning(trace, reason);
+    return TRACE_ADD_INVALID;
+}
+
+trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr,
+                                  size_t errstr_size) {
+    if (!in->trace_id || !in->trace_id[0])
+        return trace_reject(trace, errstr, errstr_size, "span %s%s: no trace_id, ignored",
+                            in->span_id ? in->span_id : "?", NULL);
+    if (!in->span_id || !in->span_id[0])
+        return trace_reject(trace, errstr, errstr_size, "span without span_id in trace %s%s, ignored",
+                            in->trace_id, NULL);
+    if (trace->trace_id && strncmp(trace->trace_id, in->trace_id, TRACE_MAX_STRING_BYTES) != 0)
+        return trace_reject(trace, errstr, errstr_size, "span %s belongs to trace %s, ignored",
+                            in->span_id, in->trace_id);
+    if (in->end_us < in->start_us)
+        return trace_reject(trace, errstr, errstr_size, "span %s: end_us < start_us, ignored",
+                            in->span_id, NULL);
+    size_t existing;
+    char id_probe[TRACE_MAX_STRING_BYTES + 1];
+    snprintf(id_probe, sizeof(id_probe), "%s", in->span_id);
+    if (strmap_get(&trace->by_span_id, id_probe, &existing)) {
+        if (errstr_size)
+            snprintf(errstr, errstr_size, "span %s: duplicate, first copy kept", id_probe);
+        return TRACE_ADD_DUPLICATE;
+    }
+
+    if (trace->span_count == trace->span_cap) {
+        size_t cap = trace->span_cap ? trace->span_cap * 2 : 16;
+        span_t *grown = realloc(trace->spans, cap * sizeof(*grown));
+        if (!grown)
+            goto oom;
+        trace->spans = grown;
+        trace->span_cap = cap;
+    }
+
+    int failed = 0;
+    span_t copy = *in;
+    copy.trace_id = trace_copy_string(trace, in->trace_id, &failed);
+    copy.span_id = trace_copy_string(trace, in->span_id, &failed);
+    copy.parent_span_id = trace_copy_string(trace, in->parent_span_id, &failed);
+    copy.dag_id = trace_copy_string(trace, in->dag_id, &failed);
+    copy.node_id = trace_copy_string(trace, in->node_id, &failed);
+    copy.name = trace_copy_string(trace, in->name, &failed);
+    copy.model = trace_copy_string(trace, in->model, &failed);
+    copy.provider = trace_copy_string(trace, in->provider, &failed);
+    copy.tool_name = trace_copy_string(trace, in->tool_name, &failed);
+    copy.depends_on = NULL;
+    copy.attributes = NULL;
+    if (in->depends_on_count) {
+        const char **deps = arena_alloc(trace->arena, in->depends_on_count * sizeof(*deps));
+        if (!deps)
+            goto oom;
+        for (size_t i = 0; i < in->depends_on_count; i++)
+            deps[i] = trace_copy_string(trace, in->depends_on[i] ? in->depends_on[i] : "", &failed);
+        copy.depends_on = deps;
+    }
+    if (in->attribute_count) {
+        span_attr_t *attrs = arena_alloc(trace->arena, in->attribute_count * sizeof(*attrs));
+        if (!attrs)
+            goto oom;
+        for (size_t i = 0; i < in->attribute_count; i++) {
+            attrs[i].key = trace_copy_string(trace, in->attributes[i].key ? in->attributes[i].key : "", &failed);
+            attrs[i].value = trace_copy_string(trace, in->attributes[i].value ? in->attributes[i].value : "", &failed);
+        }
+        copy.attributes = attrs;
+    }
+    if (failed)
+        goto oom;
+    if (strmap_put(&trace->by_span_id, copy.span_id, trace->span_count, NULL) < 0)
+        goto oom;
+    if (!trace->trace_id)
+        trace->trace_id = copy.trace_id;
+    trace->spans[trace->span_count++] = copy;
+    return TRACE_ADD_OK;
+oom:
+    if (errstr_size)
+        snprintf(errstr, errstr_size, "out of memory adding span %s", in->span_id);
+    return TRACE_ADD_INVALID;
+}
+
+size_t trace_span_count(const trace_t *trace) {
+    return trace->span_count;
+}
+
+const span_t *trace_span(const trace_t *trace, size_t index) {
+    return index < trace->span_count ? &trace->spans[index] : NULL;
+}
+
+size_t trace_warning_count(const trace_t *trace) {
+    return trace->warning_count;
+}
+
+const char *trace_warning(const trace_t *trace, size_t index) {
+    return index < trace->warning_count ? trace->warnings[index] : NULL;
+}
+
+size_t trace_warnings_dropped(const trace_t *trace) {
+    return trace->warnings_dropped;
+}

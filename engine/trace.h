@@ -1,0 +1,45 @@
+/* trace.h -- the spans of one run, collected before profiling.
+ *
+ * A trace owns copies of everything added to it. Adding checks each span: an
+ * invalid span (end_us < start_us, missing id) is rejected with a reason, a
+ * duplicate span_id keeps the first copy, oversized strings are cut. None of
+ * this stops the trace from being profiled; each event becomes a warning that
+ * the profile carries. */
+#ifndef DAGPROF_TRACE_H
+#define DAGPROF_TRACE_H
+
+#include "span.h"
+
+typedef struct trace trace_t;
+
+/* Longest string kept from a span field; longer ones are cut with a warning. */
+#define TRACE_MAX_STRING_BYTES 4096
+
+typedef enum trace_add_result {
+    TRACE_ADD_OK = 0,
+    TRACE_ADD_DUPLICATE = 1, /* same span_id seen before: ignored */
+    TRACE_ADD_INVALID = -1   /* rejected: reason in errstr and in the warnings */
+} trace_add_result_t;
+
+/* Returns a new empty trace, or NULL when out of memory. Free with trace_free(). */
+trace_t *trace_new(void);
+void trace_free(trace_t *trace);
+
+/* Copy `span` into the trace. */
+trace_add_result_t trace_add_span(trace_t *trace, const span_t *span,
+                                  char *errstr, size_t errstr_size);
+
+/* Record a warning about the trace from outside the engine (e.g. a decoder
+ * that skipped a malformed line). The text is copied. */
+void trace_add_warning(trace_t *trace, const char *warning);
+
+/* Spans accepted so far, in the order they were added. Valid until the next add. */
+size_t trace_span_count(const trace_t *trace);
+const span_t *trace_span(const trace_t *trace, size_t index);
+
+size_t trace_warning_count(const trace_t *trace);
+const char *trace_warning(const trace_t *trace, size_t index);
+/* Warnings past the first 100 are only counted. */
+size_t trace_warnings_dropped(const trace_t *trace);
+
+#endif
