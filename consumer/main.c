@@ -1,0 +1,267 @@
+/* main.c -- the dagprof binary: parse options, wire modules, run a subcommand.
+ *
+ *   dagprof profile [--pricing FILE] [--format text|json] FILE|-
+ *   dagprof run     [--config FILE] [options]     the stream processor
+ *   dagprof tail    [options]                     print profiles from the output topic
+ *   dagprof loadgen [options]                     produce a synthetic fleet of runs
+ *
+ * Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "fleet.h"
+#include "loadgen.h"
+#include "log.h"
+#include "offline.h"
+#include "setup.h"
+#include "stream.h"
+#include "tail.h"
+
+extern char **environ;
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int64_t now_us(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void usage(FILE *out) {
+    fputs("usage: dagprof <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  profile [--pricing FILE] [--format text|json] FILE|-   profile trace files\n"
+          "  run [--config FILE] [options]                         the stream processor\n"
+          "  tail [options]                                        print published profiles\n"
+          "  loadgen [options]                                     produce a synthetic fleet\n"
+          "  version                                               print the version\n"
+          "\n"
+          "Every option is also read from the config file (--config) and from DAGPROF_*\n"
+          "environment variables; kafka.* options go to librdkafka.\n"
+          "`dagprof <command> --help` lists the options.\n",
+          out);
+}
+
+static int print_help(void) {
+    buf_t b = BUF_INIT;
+    if (config_usage(&b) == 0)
+        fputs(b.data, stdout);
+    buf_free(&b);
+    return 0;
+}
+
+static int cmd_profile(const config_t *cfg) {
+    char err[1024];
+    if (config_positional_count(cfg) == 0) {
+        fprintf(stderr, "dagprof profile: name a trace file, or - for standard input\n");
+        return 2;
+    }
+    pricing_t *pricing = setup_pricing(cfg, err, sizeof(err));
+    if (!pricing) {
+        fprintf(stderr, "dagprof profile: %s\n", err);
+        return 2;
+    }
+    offline_options_t opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.pricing = pricing;
+    setup_thresholds(cfg, &opt.thresholds);
+    opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
+    opt.now_us = now_us();
+    opt.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    int rc = 0;
+    for (size_t i = 0; i < config_positional_count(cfg); i++) {
+        offline_result_t result;
+        if (offline_profile_file(config_positional(cfg, i), &opt, stdout, &result, err, sizeof(err)) != 0) {
+            fprintf(stderr, "dagprof profile: %s\n", err);
+            rc = 1;
+        }
+    }
+    pricing_free(pricing);
+    return rc;
+}
+
+static int cmd_run(const config_t *cfg) {
+    char err[1024];
+    stream_options_t opt;
+    memset(&opt, 0, sizeof(opt));
+    pricing_t *pricing = setup_pricing(cfg, err, sizeof(err));
+    if (!pricing) {
+        log_event(LOG_ERROR, "config_invalid", "error=\"%s\"", err);
+        return 2;
+    }
+    opt.pricing = pricing;
+    setup_thresholds(cfg, &opt.thresholds);
+    setup_store_options(cfg, &opt.store);
+    opt.topic_spans = config_get(cfg, "topic.spans");
+    opt.topic_profiles = config_get(cfg, "topic.profiles");
+    opt.topic_recommendations = config_get(cfg, "topic.recommendations");
+    opt.topic_deadletter = config_get(cfg, "topic.deadletter");
+    opt.batch_size = (int)config_get_int(cfg, "batch.size");
+    opt.batch_timeout_ms = (int)config_get_int(cfg, "batch.timeout.ms");
+    opt.due_poll_ms = (int)config_get_int(cfg, "due.poll.ms");
+    opt.max_string_bytes = config_get_int(cfg, "limit.string.bytes");
+    opt.metrics_port = (int)config_get_int(cfg, "metrics.port");
+    opt.metrics_bind = config_get(cfg, "metrics.bind");
+    opt.stop = &stop_requested;
+    const char *consumer_defaults[] = {"group.id", config_get(cfg, "group.id"),
+                                       "enable.auto.offset.store", "false",
+                                       "auto.offset.reset", "earliest", NULL};
+    const char *producer_defaults[] = {"enable.idempotence", "true", "linger.ms", "5",
+                                       "compression.type", "lz4", NULL};
+    rd_kafka_conf_t *cconf = setup_kafka_conf(cfg, consumer_defaults, err, sizeof(err));
+    rd_kafka_conf_t *pconf = cconf ? setup_kafka_conf(cfg, producer_defaults, err, sizeof(err)) : NULL;
+    int rc = 2;
+    if (!cconf || !pconf) {
+        log_event(LOG_ERROR, "config_invalid", "error=\"%s\"", err);
+        goto done;
+    }
+    /* group.id and offset storage belong to the consumer only */
+    char ignored[256];
+    rd_kafka_conf_set(pconf, "enable.auto.offset.store", NULL, ignored, sizeof(ignored));
+    rc = stream_run(&opt, cconf, pconf, err, sizeof(err)) == 0 ? 0 : 1;
+    cconf = pconf = NULL; /* owned by stream_run now */
+    if (rc != 0)
+        log_event(LOG_ERROR, "stopped", "error=\"%s\"", err);
+done:
+    if (cconf)
+        rd_kafka_conf_destroy(cconf);
+    if (pconf)
+        rd_kafka_conf_destroy(pconf);
+    pricing_free(pricing);
+    return rc;
+}
+
+static int cmd_tail(const config_t *cfg) {
+    char err[1024];
+    tail_options_t opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.topic = config_get(cfg, "topic.profiles");
+    opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
+    opt.from_beginning = config_get_bool(cfg, "tail.from.beginning");
+    opt.max_profiles = config_get_int(cfg, "tail.max");
+    opt.timeout_ms = config_get_int(cfg, "tail.timeout.ms");
+    opt.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    opt.stop = &stop_requested;
+    char group[128];
+    snprintf(group, sizeof(group), "dagprof-tail-%d", (int)getpid());
+    const char *defaults[] = {"group.id", group, "enable.auto.commit", "false",
+                              "auto.offset.reset", opt.from_beginning ? "earliest" : "latest", NULL};
+    rd_kafka_conf_t *conf = setup_kafka_conf(cfg, defaults, err, sizeof(err));
+    if (!conf) {
+        fprintf(stderr, "dagprof tail: %s\n", err);
+        return 2;
+    }
+    if (tail_run(&opt, conf, stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dagprof tail: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_loadgen(const config_t *cfg) {
+    char err[1024];
+    loadgen_options_t opt;
+    memset(&opt, 0, sizeof(opt));
+    fleet_options_init(&opt.fleet);
+    opt.fleet.runs = config_get_int(cfg, "loadgen.runs");
+    opt.fleet.seed = (uint64_t)config_get_int(cfg, "loadgen.seed");
+    opt.fleet.concurrency = config_get_int(cfg, "loadgen.concurrency");
+    opt.fleet.late_fraction = config_get_double(cfg, "loadgen.late.fraction");
+    opt.rate_spans_per_s = config_get_double(cfg, "loadgen.rate");
+    opt.topic = config_get(cfg, "topic.spans");
+    opt.output = config_get(cfg, "loadgen.output");
+    opt.stop = &stop_requested;
+    rd_kafka_conf_t *conf = NULL;
+    if (strcmp(opt.output, "kafka") == 0) {
+        const char *defaults[] = {"enable.idempotence", "true", "linger.ms", "10",
+                                  "compression.type", "lz4", NULL};
+        conf = setup_kafka_conf(cfg, defaults, err, sizeof(err));
+        if (!conf) {
+            fprintf(stderr, "dagprof loadgen: %s\n", err);
+            return 2;
+        }
+    }
+    loadgen_result_t result;
+    if (loadgen_run(&opt, conf, &result, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dagprof loadgen: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
+        printf("dagprof %s (librdkafka %s)\n", DAGPROF_VERSION, rd_kafka_version_str());
+        return 0;
+    }
+    int (*run)(const config_t *) = NULL;
+    if (strcmp(command, "profile") == 0)
+        run = cmd_profile;
+    else if (strcmp(command, "run") == 0)
+        run = cmd_run;
+    else if (strcmp(command, "tail") == 0)
+        run = cmd_tail;
+    else if (strcmp(command, "loadgen") == 0)
+        run = cmd_loadgen;
+    if (!run) {
+        fprintf(stderr, "dagprof: unknown command \"%s\"\n", command);
+        usage(stderr);
+        return 2;
+    }
+    config_t *cfg = config_new();
+    char err[1024];
+    if (!cfg) {
+        fprintf(stderr, "dagprof: out of memory\n");
+        return 1;
+    }
+    if (config_load(cfg, argc - 2, argv + 2, environ, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dagprof %s: %s\n", command, err);
+        config_free(cfg);
+        return 2;
+    }
+    int rc;
+    log_level_t level = LOG_INFO;
+    log_level_parse(config_get(cfg, "log.level"), &level);
+    log_set_level(level);
+    if (config_get_bool(cfg, "help")) {
+        rc = print_help();
+    } else if (config_get_bool(cfg, "print-config")) {
+        buf_t b = BUF_INIT;
+        rc = config_dump(cfg, &b) == 0 ? 0 : 1;
+        if (b.data)
+            fputs(b.data, stdout);
+        buf_free(&b);
+    } else {
+        install_signals();
+        rc = run(cfg);
+    }
+    config_free(cfg);
+    return rc;
+}

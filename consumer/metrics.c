@@ -1,0 +1,273 @@
+/* metrics.c -- counters and the /metrics, /healthz endpoints. See metrics.h. */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define METRICS_MAX_DEAD_KINDS 16
+#define METRICS_MAX_PARTITIONS 1024
+
+static const char *const counter_names[METRIC_COUNTER_COUNT][2] = {
+    {"dagprof_spans_consumed_total", "Span messages read from the input topic"},
+    {"dagprof_spans_decoded_total", "Span messages decoded and valid"},
+    {"dagprof_spans_stored_total", "Spans newly stored in Redis"},
+    {"dagprof_spans_duplicate_total", "Spans already stored (replays, duplicate events)"},
+    {"dagprof_spans_over_limit_total", "Spans refused by limit.spans.per.trace or limit.bytes.per.trace"},
+    {"dagprof_traces_profiled_complete_total", "Profiles of traces with a run span"},
+    {"dagprof_traces_profiled_incomplete_total", "Profiles after the idle timeout, without a run span"},
+    {"dagprof_traces_revisions_total", "Profiles that revise an earlier one (late spans)"},
+    {"dagprof_profiles_published_total", "Profiles whose records were all delivered"},
+    {"dagprof_profiles_failed_total", "Profiles whose delivery failed (retried later)"},
+};
+
+typedef struct summary {
+    uint64_t count;
+    double sum;
+} summary_t;
+
+struct metrics {
+    pthread_mutex_t lock;
+    struct MHD_Daemon *daemon;
+    uint64_t counters[METRIC_COUNTER_COUNT];
+    double gauges[METRIC_GAUGE_COUNT];
+    struct {
+        char kind[48];
+        uint64_t count;
+    } dead[METRICS_MAX_DEAD_KINDS];
+    size_t dead_count;
+    summary_t batch, redis, engine;
+    uint64_t redis_round_trips, redis_commands;
+    int32_t partitions[METRICS_MAX_PARTITIONS];
+    int64_t lag[METRICS_MAX_PARTITIONS]; /* -1: unknown */
+    size_t partition_count;
+    int healthy;
+    char reason[256];
+};
+
+static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls) {
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
+    metrics_t *m = cls;
+    buf_t body = BUF_INIT;
+    unsigned status = MHD_HTTP_OK;
+    const char *type = "text/plain; charset=utf-8";
+    if (strcmp(method, "GET") != 0) {
+        status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        buf_puts(&body, "GET only\n");
+    } else if (strcmp(url, "/metrics") == 0) {
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        metrics_render(m, &body);
+    } else if (strcmp(url, "/healthz") == 0) {
+        char reason[256];
+        if (metrics_healthy(m, reason, sizeof(reason))) {
+            buf_puts(&body, "ok\n");
+        } else {
+            status = MHD_HTTP_SERVICE_UNAVAILABLE;
+            buf_printf(&body, "degraded: %s\n", reason);
+        }
+    } else {
+        status = MHD_HTTP_NOT_FOUND;
+        buf_puts(&body, "not found: try /metrics or /healthz\n");
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(body.len, body.data ? body.data : "",
+                                                                MHD_RESPMEM_MUST_COPY);
+    buf_free(&body);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", type);
+    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+metrics_t *metrics_new(const char *bind_address, int port, char *errstr, size_t errstr_size) {
+    metrics_t *m = calloc(1, sizeof(*m));
+    if (!m) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    m->healthy = 0;
+    snprintf(m->reason, sizeof(m->reason), "starting");
+    if (port > 0) {
+        struct sockaddr_in addr;
+        memset(&addr, 0, sizeof(addr));
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, bind_address && bind_address[0] ? bind_address : "127.0.0.1",
+                      &addr.sin_addr) != 1) {
+            snprintf(errstr, errstr_size, "metrics.bind \"%s\" is not an IPv4 address", bind_address);
+            goto fail;
+        }
+        m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+                                     (uint16_t)port, NULL, NULL, metrics_answer, m,
+                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+        if (!m->daemon) {
+            snprintf(errstr, errstr_size, "cannot listen on %s:%d (in use? set metrics.port)",
+                     bind_address, port);
+            goto fail;
+        }
+    }
+    return m;
+fail:
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+    return NULL;
+}
+
+void metrics_free(metrics_t *m) {
+    if (!m)
+        return;
+    if (m->daemon)
+        MHD_stop_daemon(m->daemon);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+void metrics_count(metrics_t *m, metric_counter_t c, uint64_t n) {
+    pthread_mutex_lock(&m->lock);
+    m->counters[c] += n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_count_dead_letter(metrics_t *m, const char *kind) {
+    pthread_mutex_lock(&m->lock);
+    size_t i = 0;
+    while (i < m->dead_count && strcmp(m->dead[i].kind, kind) != 0)
+        i++;
+    if (i == m->dead_count && m->dead_count < METRICS_MAX_DEAD_KINDS)
+        snprintf(m->dead[m->dead_count++].kind, sizeof(m->dead[0].kind), "%s", kind);
+    if (i < m->dead_count)
+        m->dead[i].count++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_gauge(metrics_t *m, metric_gauge_t g, double value) {
+    pthread_mutex_lock(&m->lock);
+    m->gauges[g] = value;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void observe(metrics_t *m, summary_t *s, double value) {
+    pthread_mutex_lock(&m->lock);
+    s->count++;
+    s->sum += value;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_observe_batch(metrics_t *m, size_t n) { observe(m, &m->batch, (double)n); }
+void metrics_observe_redis(metrics_t *m, double seconds) { observe(m, &m->redis, seconds); }
+void metrics_observe_engine(metrics_t *m, double seconds) { observe(m, &m->engine, seconds); }
+
+void metrics_set_redis_round_trips(metrics_t *m, uint64_t round_trips, uint64_t commands) {
+    pthread_mutex_lock(&m->lock);
+    m->redis_round_trips = round_trips;
+    m->redis_commands = commands;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_partitions(metrics_t *m, const int32_t *partitions, size_t count) {
+    pthread_mutex_lock(&m->lock);
+    m->partition_count = count < METRICS_MAX_PARTITIONS ? count : METRICS_MAX_PARTITIONS;
+    for (size_t i = 0; i < m->partition_count; i++) {
+        m->partitions[i] = partitions[i];
+        m->lag[i] = -1;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_health(metrics_t *m, int ok, const char *reason) {
+    pthread_mutex_lock(&m->lock);
+    m->healthy = ok;
+    snprintf(m->reason, sizeof(m->reason), "%s", ok ? "" : reason ? reason : "unknown");
+    pthread_mutex_unlock(&m->lock);
+}
+
+int metrics_healthy(metrics_t *m, char *reason, size_t reason_size) {
+    pthread_mutex_lock(&m->lock);
+    int ok = m->healthy;
+    snprintf(reason, reason_size, "%s", m->reason);
+    pthread_mutex_unlock(&m->lock);
+    return ok;
+}
+
+void metrics_kafka_stats(metrics_t *m, const char *json, size_t len) {
+    json_error_t error;
+    json_t *root = json_loadb(json, len, 0, &error);
+    if (!root)
+        return;
+    json_t *topics = json_object_get(root, "topics");
+    const char *topic_name;
+    json_t *topic;
+    pthread_mutex_lock(&m->lock);
+    json_object_foreach(topics, topic_name, topic) {
+        json_t *parts = json_object_get(topic, "partitions");
+        const char *pname;
+        json_t *p;
+        json_object_foreach(parts, pname, p) {
+            int32_t id = (int32_t)atoi(pname);
+            json_t *lag = json_object_get(p, "consumer_lag");
+            for (size_t i = 0; i < m->partition_count; i++)
+                if (m->partitions[i] == id && json_is_integer(lag))
+                    m->lag[i] = json_integer_value(lag);
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    json_decref(root);
+}
+
+int metrics_render(metrics_t *m, buf_t *out) {
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < METRIC_COUNTER_COUNT; i++)
+        rc |= buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_names[i][0],
+                         counter_names[i][1], counter_names[i][0], counter_names[i][0],
+                         (unsigned long long)m->counters[i]);
+    rc |= buf_puts(out, "# HELP dagprof_spans_dead_lettered_total Span messages sent to the dead-letter topic, by reason\n"
+                        "# TYPE dagprof_spans_dead_lettered_total counter\n");
+    for (size_t i = 0; i < m->dead_count; i++)
+        rc |= buf_printf(out, "dagprof_spans_dead_lettered_total{reason=\"%s\"} %llu\n", m->dead[i].kind,
+                         (unsigned long long)m->dead[i].count);
+    rc |= buf_printf(out, "# HELP dagprof_traces_open Traces stored and not yet profiled, in owned partitions\n"
+                          "# TYPE dagprof_traces_open gauge\ndagprof_traces_open %.0f\n",
+                     m->gauges[METRIC_TRACES_OPEN]);
+    rc |= buf_printf(out, "# HELP dagprof_profiles_in_flight Profiles being published\n"
+                          "# TYPE dagprof_profiles_in_flight gauge\ndagprof_profiles_in_flight %.0f\n",
+                     m->gauges[METRIC_IN_FLIGHT]);
+    rc |= buf_printf(out, "# HELP dagprof_redis_round_trips_total Pipelined round trips to Redis\n"
+                          "# TYPE dagprof_redis_round_trips_total counter\ndagprof_redis_round_trips_total %llu\n"
+                          "# HELP dagprof_redis_commands_total Commands sent to Redis\n"
+                          "# TYPE dagprof_redis_commands_total counter\ndagprof_redis_commands_total %llu\n",
+                     (unsigned long long)m->redis_round_trips, (unsigned long long)m->redis_commands);
+    const struct {
+        const char *name, *help;
+        summary_t *s;
+    } sums[] = {{"dagprof_batch_messages", "Messages per consumed batch", &m->batch},
+                {"dagprof_redis_append_seconds", "Time to store one batch in Redis", &m->redis},
+                {"dagprof_engine_seconds", "Engine time per profile", &m->engine}};
+    for (size_t i = 0; i < 3; i++)
+        rc |= buf_printf(out, "# HELP %s %s\n# TYPE %s summary\n%s_sum %.9g\n%s_count %llu\n", sums[i].name,
+                         sums[i].help, sums[i].name, sums[i].name, sums[i].s->sum, sums[i].name,
+                         (unsigned long long)sums[i].s->count);
+    rc |= buf_puts(out, "# HELP dagprof_consumer_lag Messages behind the end of each owned partition\n"
+                        "# TYPE dagprof_consumer_lag gauge\n");
+    for (size_t i = 0; i < m->partition_count; i++)
+        if (m->lag[i] >= 0)
+            rc |= buf_printf(out, "dagprof_consumer_lag{partition=\"%d\"} %lld\n", (int)m->partitions[i],
+                             (long long)m->lag[i]);
+    rc |= buf_printf(out, "# HELP dagprof_up 1 when healthy, 0 when degraded\n# TYPE dagprof_up gauge\ndagprof_up %d\n",
+                     m->healthy);
+    pthread_mutex_unlock(&m->lock);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,59 @@
+/* metrics.h -- what the stream processor counts, served as Prometheus text.
+ *
+ * GET /metrics: counters, gauges and summaries (dagprof_* names, listed in the
+ * README); GET /healthz: "ok", or 503 "degraded: <reason>" while Redis or
+ * Kafka is failing. Served by libmicrohttpd on its own thread; every update
+ * takes a mutex, which costs far less than the work it counts. */
+#ifndef DAGPROF_METRICS_H
+#define DAGPROF_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+typedef struct metrics metrics_t;
+
+typedef enum metric_counter {
+    METRIC_SPANS_CONSUMED = 0,
+    METRIC_SPANS_DECODED,
+    METRIC_SPANS_STORED,
+    METRIC_SPANS_DUPLICATE,
+    METRIC_SPANS_OVER_LIMIT,
+    METRIC_TRACES_COMPLETE,
+    METRIC_TRACES_INCOMPLETE,
+    METRIC_TRACES_REVISIONS,
+    METRIC_PROFILES_PUBLISHED,
+    METRIC_PROFILES_FAILED,
+    METRIC_COUNTER_COUNT
+} metric_counter_t;
+
+typedef enum metric_gauge {
+    METRIC_TRACES_OPEN = 0,
+    METRIC_IN_FLIGHT,
+    METRIC_GAUGE_COUNT
+} metric_gauge_t;
+
+/* port 0: nothing is served, the figures are still kept (metrics_render).
+ * NULL with errstr when the port cannot be bound. Free with metrics_free(). */
+metrics_t *metrics_new(const char *bind_address, int port, char *errstr, size_t errstr_size);
+void metrics_free(metrics_t *metrics);
+
+void metrics_count(metrics_t *m, metric_counter_t counter, uint64_t n);
+void metrics_count_dead_letter(metrics_t *m, const char *kind);
+void metrics_set_gauge(metrics_t *m, metric_gauge_t gauge, double value);
+void metrics_observe_batch(metrics_t *m, size_t messages);
+void metrics_observe_redis(metrics_t *m, double seconds);
+void metrics_observe_engine(metrics_t *m, double seconds);
+void metrics_set_redis_round_trips(metrics_t *m, uint64_t round_trips, uint64_t commands);
+void metrics_set_partitions(metrics_t *m, const int32_t *partitions, size_t count);
+/* ok = 0: degraded, with the reason shown by /healthz */
+void metrics_set_health(metrics_t *m, int ok, const char *reason);
+/* librdkafka statistics JSON: consumer lag per partition is taken from it. */
+void metrics_kafka_stats(metrics_t *m, const char *json, size_t len);
+
+/* The /metrics text; and the /healthz state. */
+int metrics_render(metrics_t *m, buf_t *out);
+int metrics_healthy(metrics_t *m, char *reason, size_t reason_size);
+
+#endif

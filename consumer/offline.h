@@ -1,0 +1,38 @@
+/* offline.h -- `dagprof profile`: profile the traces in a file.
+ *
+ * Reads JSON Lines span events or an Avro container file, groups the spans by
+ * trace_id (a file may hold several runs), profiles each run in the order its
+ * first span appeared, and writes a text report or one JSON object per line.
+ * A malformed line is reported on stderr naming the line, becomes a warning of
+ * every profile from the file, and the rest is still profiled. */
+#ifndef DAGPROF_OFFLINE_H
+#define DAGPROF_OFFLINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pricing.h"
+#include "profile.h"
+
+typedef struct offline_options {
+    const pricing_t *pricing;
+    profile_thresholds_t thresholds;
+    bool json;           /* else the text report */
+    int64_t now_us;      /* profiled_at_us */
+    bool ascii;          /* text report without Unicode */
+    bool color;
+} offline_options_t;
+
+typedef struct offline_result {
+    size_t traces;       /* profiles written */
+    size_t bad_records;  /* malformed lines or records skipped */
+    size_t rejected;     /* spans the engine refused (end < start, ...) */
+} offline_result_t;
+
+/* Returns 0, or -1 with errstr when the file cannot be read or holds no valid
+ * span at all. `path` "-" is standard input. */
+int offline_profile_file(const char *path, const offline_options_t *options, FILE *out,
+                         offline_result_t *result, char *errstr, size_t errstr_size);
+
+#endif

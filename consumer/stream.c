@@ -1,0 +1,718 @@
+/* stream.c -- the stream processor's loop. See stream.h for the flow and the
+ * guarantees; each step below is one call in stream_run(). */
+#include "stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "metrics.h"
+#include "profile_avro.h"
+#include "span_codec.h"
+#include "trace.h"
+
+/* A trace is leased for this long while it is profiled and published. */
+#define STREAM_LEASE_MS 30000
+/* At most this many traces are loaded per due scan. */
+#define STREAM_DUE_BATCH 256
+/* Timestamps outside [2000-01-01, now + 1 year] are rejected as absurd. */
+#define STREAM_MIN_TIME_US 946684800000000LL
+#define STREAM_MAX_AHEAD_US (366LL * 24 * 3600 * 1000000)
+
+/* One profile being published: finished when all its records are delivered. */
+typedef struct publication {
+    struct publication *next;
+    int32_t partition;
+    char *trace_id;
+    int64_t gen;
+    int64_t revision;
+    int pending;  /* records not yet acknowledged */
+    int failed;   /* a record could not be delivered */
+    int64_t due_ms; /* when the trace became due, for the latency figure */
+} publication_t;
+
+typedef struct stream {
+    const stream_options_t *opt;
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue;
+    rd_kafka_t *producer;
+    trace_store_t *store;
+    span_codec_t *codec;
+    profile_avro_t *avro;
+    metrics_t *metrics;
+    int32_t *owned;       /* assigned partitions of the input topic */
+    size_t owned_count;
+    int paused;           /* consumption paused while Redis is unavailable */
+    int fatal;            /* stop: a message could not be kept */
+    publication_t *done;  /* delivered or failed, to finish in Redis */
+    rd_kafka_message_t **held; /* fetched while Redis was down, not yet stored */
+    size_t held_count, held_cap;
+    size_t in_flight;
+    buf_t scratch;
+    int64_t last_due_ms;
+} stream_t;
+
+static int64_t now_ms(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+/* ---- partition ownership ------------------------------------------------------- */
+
+static void stream_set_owned(stream_t *s, const rd_kafka_topic_partition_list_t *parts) {
+    free(s->owned);
+    s->owned = NULL;
+    s->owned_count = 0;
+    if (!parts || parts->cnt == 0)
+        return;
+    s->owned = calloc((size_t)parts->cnt, sizeof(*s->owned));
+    if (!s->owned)
+        return;
+    for (int i = 0; i < parts->cnt; i++)
+        if (strcmp(parts->elems[i].topic, s->opt->topic_spans) == 0)
+            s->owned[s->owned_count++] = parts->elems[i].partition;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    stream_t *s = opaque;
+    rd_kafka_resp_err_t rc;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        stream_set_owned(s, parts);
+        rc = rd_kafka_assign(rk, parts);
+        log_event(LOG_INFO, "partitions_assigned", "count=%d", parts->cnt);
+        if (s->paused && rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_pause_partitions(rk, parts);
+    } else {
+        /* Offsets stored so far cover spans already in Redis: commit them
+         * before the partitions move, so the next owner does not replay much. */
+        rd_kafka_resp_err_t crc = rd_kafka_commit(rk, NULL, 0);
+        if (crc && crc != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log_event(LOG_WARN, "commit_failed", "error=\"%s\"", rd_kafka_err2str(crc));
+        stream_set_owned(s, NULL);
+        rc = rd_kafka_assign(rk, NULL);
+        log_event(LOG_INFO, "partitions_revoked", "count=%d", parts->cnt);
+    }
+    if (rc)
+        log_event(LOG_ERROR, "assign_failed", "error=\"%s\"", rd_kafka_err2str(rc));
+    metrics_set_partitions(s->metrics, s->owned, s->owned_count);
+}
+
+static void stream_pause(stream_t *s, int pause) {
+    if (s->paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(s->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+        rd_kafka_resp_err_t rc = pause ? rd_kafka_pause_partitions(s->consumer, parts)
+                                       : rd_kafka_resume_partitions(s->consumer, parts);
+        if (rc)
+            log_event(LOG_WARN, pause ? "pause_failed" : "resume_failed", "error=\"%s\"",
+                      rd_kafka_err2str(rc));
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    s->paused = pause;
+}
+
+/* ---- publishing ----------------------------------------------------------------- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    stream_t *s = opaque;
+    publication_t *pub = m->_private;
+    if (!pub) /* dead-letter records carry no publication */
+        return;
+    if (m->err) {
+        pub->failed = 1;
+        log_event(LOG_WARN, "publish_failed", "topic=%s error=\"%s\"", rd_kafka_topic_name(m->rkt),
+                  rd_kafka_err2str(m->err));
+    }
+    if (--pub->pending == 0) {
+        pub->next = s->done;
+        s->done = pub;
+    }
+}
+
+static int stream_produce(stream_t *s, const char *topic, const char *key, const void *value,
+                          size_t len, publication_t *pub, rd_kafka_headers_t *headers) {
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            s->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(pub), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(s->producer, 50); /* let deliveries drain the queue */
+            continue;
+        }
+        if (err && headers)
+            rd_kafka_headers_destroy(headers);
+        return err ? -1 : 0;
+    }
+}
+
+/* The dead-letter record: the original bytes, the reason and origin in headers. */
+static void stream_dead_letter(stream_t *s, const rd_kafka_message_t *m, const char *kind,
+                               const char *reason) {
+    char text[64];
+    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    rd_kafka_header_add(h, "dagprof.error", -1, reason, -1);
+    rd_kafka_header_add(h, "dagprof.error.kind", -1, kind, -1);
+    rd_kafka_header_add(h, "dagprof.source.topic", -1, rd_kafka_topic_name(m->rkt), -1);
+    snprintf(text, sizeof(text), "%d/%lld", (int)m->partition, (long long)m->offset);
+    rd_kafka_header_add(h, "dagprof.source.offset", -1, text, -1);
+    rd_kafka_resp_err_t err;
+    do {
+        err = rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(s->opt->topic_deadletter),
+                                RD_KAFKA_V_KEY(m->key, m->key_len),
+                                RD_KAFKA_V_VALUE(m->payload, m->len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+                                RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(s->producer, 50);
+    } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+    if (err) {
+        rd_kafka_headers_destroy(h);
+        log_event(LOG_ERROR, "dead_letter_failed", "error=\"%s\"", rd_kafka_err2str(err));
+    }
+    char quoted[512];
+    log_event(LOG_WARN, "span_rejected", "kind=%s partition=%d offset=%lld reason=\"%s\"", kind,
+              (int)m->partition, (long long)m->offset, log_quote(reason, quoted, sizeof(quoted)));
+    metrics_count_dead_letter(s->metrics, kind);
+}
+
+/* ---- one batch of spans: decode, store, store offsets ------------------------------ */
+
+typedef struct decoded {
+    rd_kafka_message_t *msg;
+    const void *body; /* Avro body without a Confluent header */
+    size_t body_len;
+    char *trace_id, *span_id;
+    int is_run;
+} decoded_t;
+
+/* Validate and decode one message; on failure it is dead-lettered and the
+ * function returns -1. */
+static int stream_decode(stream_t *s, rd_kafka_message_t *m, decoded_t *out) {
+    char err[512];
+    span_t span;
+    if (!m->payload || m->len == 0) {
+        stream_dead_letter(s, m, "empty", "empty message value");
+        return -1;
+    }
+    if (span_codec_decode_avro(s->codec, m->payload, m->len, &span, err, sizeof(err)) != 0) {
+        stream_dead_letter(s, m, strstr(err, "schema id") ? "schema_id" : "avro", err);
+        return -1;
+    }
+    int64_t limit = (int64_t)now_ms() * 1000 + STREAM_MAX_AHEAD_US;
+    if (span.end_us < span.start_us) {
+        stream_dead_letter(s, m, "end_before_start", "end_us < start_us");
+        return -1;
+    }
+    if (span.start_us < STREAM_MIN_TIME_US || span.end_us > limit) {
+        stream_dead_letter(s, m, "absurd_time", "timestamp before 2000 or more than a year ahead");
+        return -1;
+    }
+    const unsigned char *p = m->payload;
+    size_t skip = p[0] == 0 ? 5 : 0; /* store the bare Avro body */
+    out->msg = m;
+    out->body = p + skip;
+    out->body_len = m->len - skip;
+    out->trace_id = strdup(span.trace_id);
+    out->span_id = strdup(span.span_id);
+    out->is_run = span.kind == SPAN_KIND_RUN;
+    if (!out->trace_id || !out->span_id) {
+        free(out->trace_id);
+        free(out->span_id);
+        return -2;
+    }
+    return 0;
+}
+
+/* Keep a message fetched before the pause took effect: the fetch position is
+ * past it, so it must be stored with the next batch, not dropped. */
+static void stream_hold(stream_t *s, rd_kafka_message_t *m) {
+    if (s->held_count == s->held_cap) {
+        size_t cap = s->held_cap ? s->held_cap * 2 : 256;
+        rd_kafka_message_t **grown = realloc(s->held, cap * sizeof(*grown));
+        if (!grown) {
+            /* cannot keep it: stop without storing its offset, so it is
+             * consumed again after the restart rather than lost */
+            log_event(LOG_ERROR, "out_of_memory", "what=held_message");
+            rd_kafka_message_destroy(m);
+            s->fatal = 1;
+            return;
+        }
+        s->held = grown;
+        s->held_cap = cap;
+    }
+    s->held[s->held_count++] = m;
+}
+
+/* Store a decoded batch in Redis, retrying with backoff (consumption paused)
+ * until it succeeds or a stop is requested. 0 when stored. */
+static int stream_store(stream_t *s, decoded_t *d, size_t n) {
+    if (n == 0)
+        return 0;
+    int rc = -1;
+    trace_store_span_t *spans = calloc(n, sizeof(*spans));
+    trace_store_outcome_t *outcomes = calloc(n, sizeof(*outcomes));
+    if (!spans || !outcomes)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        spans[i] = (trace_store_span_t){d[i].msg->partition, d[i].trace_id, d[i].span_id,
+                                        d[i].is_run, d[i].body, d[i].body_len};
+    int backoff_ms = 100;
+    char err[512];
+    for (;;) {
+        uint64_t t0 = (uint64_t)now_ms();
+        if (trace_store_append(s->store, spans, n, now_ms(), outcomes, err, sizeof(err)) == 0) {
+            metrics_observe_redis(s->metrics, (double)((uint64_t)now_ms() - t0) / 1000.0);
+            break;
+        }
+        metrics_set_health(s->metrics, 0, err);
+        log_event(LOG_WARN, "redis_unavailable", "error=\"%s\" retry_ms=%d", err, backoff_ms);
+        stream_pause(s, 1);
+        /* keep serving the group protocol while waiting; messages fetched
+         * before the pause are held back and stored later */
+        for (int waited = 0; waited < backoff_ms && !*s->opt->stop && !s->fatal; waited += 100) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
+            if (m)
+                stream_hold(s, m);
+        }
+        if (*s->opt->stop || s->fatal)
+            goto done;
+        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    }
+    if (s->paused) {
+        log_event(LOG_INFO, "redis_available", "consumption=resumed");
+        metrics_set_health(s->metrics, 1, NULL);
+        stream_pause(s, 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        switch (outcomes[i]) {
+        case TRACE_STORE_ADDED:
+            metrics_count(s->metrics, METRIC_SPANS_STORED, 1);
+            break;
+        case TRACE_STORE_DUPLICATE:
+            metrics_count(s->metrics, METRIC_SPANS_DUPLICATE, 1);
+            break;
+        case TRACE_STORE_OVER_LIMIT:
+            metrics_count(s->metrics, METRIC_SPANS_OVER_LIMIT, 1);
+            log_event(LOG_WARN, "trace_over_limit", "trace_id=%s", d[i].trace_id);
+            break;
+        case TRACE_STORE_TOO_MANY_OPEN:
+            stream_dead_letter(s, d[i].msg, "too_many_open_traces",
+                               "the partition has limit.open.traces open traces");
+            break;
+        }
+    }
+    rc = 0;
+done:
+    free(spans);
+    free(outcomes);
+    return rc;
+}
+
+/* Poll a batch and take it through decode and store; then mark the offsets as
+ * safe to commit. Returns the number of messages handled. */
+static int stream_consume_batch(stream_t *s) {
+    rd_kafka_message_t **msgs = calloc((size_t)s->opt->batch_size, sizeof(*msgs));
+    decoded_t *dec = calloc((size_t)s->opt->batch_size, sizeof(*dec));
+    ssize_t n = 0;
+    size_t nd = 0;
+    int dead = 0;
+    if (!msgs || !dec)
+        goto done;
+    /* messages held back during a Redis outage go first, in their order */
+    size_t from_held = s->held_count < (size_t)s->opt->batch_size ? s->held_count : (size_t)s->opt->batch_size;
+    if (from_held) {
+        memcpy(msgs, s->held, from_held * sizeof(*msgs));
+        memmove(s->held, s->held + from_held, (s->held_count - from_held) * sizeof(*msgs));
+        s->held_count -= from_held;
+        n = (ssize_t)from_held;
+    } else {
+        n = rd_kafka_consume_batch_queue(s->queue, s->opt->batch_timeout_ms, msgs, (size_t)s->opt->batch_size);
+        if (n <= 0) {
+            n = 0;
+            goto done;
+        }
+    }
+    metrics_observe_batch(s->metrics, (size_t)n);
+    for (ssize_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                log_event(LOG_WARN, "consumer_error", "error=\"%s\"", rd_kafka_message_errstr(m));
+            continue;
+        }
+        metrics_count(s->metrics, METRIC_SPANS_CONSUMED, 1);
+        int rc = stream_decode(s, m, &dec[nd]);
+        if (rc == 0) {
+            nd++;
+            metrics_count(s->metrics, METRIC_SPANS_DECODED, 1);
+        } else {
+            dead = 1;
+        }
+    }
+    if (stream_store(s, dec, nd) != 0) {
+        /* stopping while Redis is down: store no offsets, the batch is replayed
+         * from the last commit by whoever consumes the partition next */
+        goto done;
+    }
+    if (dead) {
+        /* a dead-lettered message's offset is stored only once its record is on
+         * the dead-letter topic, so a crash cannot lose it */
+        rd_kafka_flush(s->producer, 10000);
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        if (m->err)
+            continue;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset = m->offset + 1;
+        rd_kafka_resp_err_t err = rd_kafka_offsets_store(s->consumer, l);
+        if (err && err != RD_KAFKA_RESP_ERR__STATE) /* _STATE: partition no longer ours */
+            log_event(LOG_WARN, "offset_store_failed", "error=\"%s\"", rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+done:
+    for (size_t i = 0; i < nd; i++) {
+        free(dec[i].trace_id);
+        free(dec[i].span_id);
+    }
+    for (ssize_t i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    free(msgs);
+    free(dec);
+    return (int)n;
+}
+
+/* ---- due traces: load, profile, publish ----------------------------------------------- */
+
+static int stream_profile_one(stream_t *s, const trace_store_trace_t *t) {
+    char err[512];
+    int rc = -1;
+    trace_t *trace = trace_new();
+    profile_t *profile = NULL;
+    publication_t *pub = NULL;
+    if (!trace)
+        goto done;
+    for (size_t i = 0; i < t->span_count; i++) {
+        span_t span;
+        if (span_codec_decode_avro(s->codec, t->blobs[i], t->blob_lens[i], &span, err, sizeof(err)) != 0) {
+            trace_add_warning(trace, "a stored span could not be decoded and was skipped");
+            continue;
+        }
+        trace_add_span(trace, &span, err, sizeof(err));
+    }
+    if (t->dropped > 0) {
+        char warning[160];
+        snprintf(warning, sizeof(warning),
+                 "%lld span(s) over the trace limits were not stored: the profile is truncated",
+                 (long long)t->dropped);
+        trace_add_warning(trace, warning);
+    }
+    profile_options_t popt;
+    profile_options_init(&popt);
+    popt.thresholds = s->opt->thresholds;
+    popt.revision = t->revision;
+    popt.complete = t->has_run;
+    popt.profiled_at_us = now_ms() * 1000;
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_MONOTONIC, &c0);
+    profile = profile_compute(trace, s->opt->pricing, &popt, err, sizeof(err));
+    clock_gettime(CLOCK_MONOTONIC, &c1);
+    if (!profile) {
+        log_event(LOG_WARN, "trace_unprofilable", "trace_id=%s error=\"%s\"", t->trace_id, err);
+        rc = 1; /* nothing to publish: finish the lease as published */
+        goto done;
+    }
+    metrics_observe_engine(s->metrics, (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
+
+    pub = calloc(1, sizeof(*pub));
+    if (!pub || !(pub->trace_id = strdup(t->trace_id)))
+        goto done;
+    pub->partition = t->partition;
+    pub->gen = t->gen;
+    pub->revision = t->revision;
+    pub->pending = 1 + (int)profile->recommendation_count;
+    buf_reset(&s->scratch);
+    if (profile_avro_encode(s->avro, profile, &s->scratch, err, sizeof(err)) != 0) {
+        log_event(LOG_ERROR, "encode_failed", "trace_id=%s error=\"%s\"", t->trace_id, err);
+        goto done;
+    }
+    /* recommendations first: the profile, last, is what a reader waits for */
+    int produced = 0;
+    buf_t rec = BUF_INIT;
+    for (size_t i = 0; i < profile->recommendation_count; i++) {
+        buf_reset(&rec);
+        if (profile_avro_encode_recommendation(s->avro, profile, i, &rec, err, sizeof(err)) != 0 ||
+            stream_produce(s, s->opt->topic_recommendations, profile->dag_id, rec.data, rec.len, pub, NULL) != 0) {
+            pub->failed = 1;
+            pub->pending--;
+            continue;
+        }
+        produced++;
+    }
+    buf_free(&rec);
+    if (stream_produce(s, s->opt->topic_profiles, profile->dag_id, s->scratch.data, s->scratch.len, pub, NULL) != 0) {
+        pub->failed = 1;
+        pub->pending--;
+    }
+    metrics_count(s->metrics, profile->complete ? METRIC_TRACES_COMPLETE : METRIC_TRACES_INCOMPLETE, 1);
+    if (profile->revision > 0)
+        metrics_count(s->metrics, METRIC_TRACES_REVISIONS, 1);
+    (void)produced;
+    s->in_flight++;
+    if (pub->pending == 0) { /* nothing could be queued: finish (as failed) now */
+        pub->next = s->done;
+        s->done = pub;
+    }
+    pub = NULL;
+    rc = 0;
+done:
+    if (pub) {
+        free(pub->trace_id);
+        free(pub);
+    }
+    profile_free(profile);
+    trace_free(trace);
+    return rc;
+}
+
+/* End the leases of every publication whose records were all acknowledged. */
+static void stream_finish_done(stream_t *s) {
+    rd_kafka_poll(s->producer, 0);
+    if (!s->done)
+        return;
+    size_t n = 0;
+    for (publication_t *p = s->done; p; p = p->next)
+        n++;
+    trace_store_done_t *done = calloc(n, sizeof(*done));
+    if (!done)
+        return;
+    size_t i = 0;
+    for (publication_t *p = s->done; p; p = p->next, i++) {
+        done[i] = (trace_store_done_t){p->partition, p->trace_id, p->gen, p->revision, !p->failed};
+        metrics_count(s->metrics, p->failed ? METRIC_PROFILES_FAILED : METRIC_PROFILES_PUBLISHED, 1);
+    }
+    char err[512];
+    if (trace_store_finish(s->store, done, n, now_ms(), err, sizeof(err)) != 0) {
+        /* the leases will run out and the traces be profiled again: at-least-once */
+        log_event(LOG_WARN, "finish_failed", "error=\"%s\" traces=%zu", err, n);
+    }
+    free(done);
+    while (s->done) {
+        publication_t *p = s->done;
+        s->done = p->next;
+        free(p->trace_id);
+        free(p);
+        s->in_flight--;
+    }
+}
+
+static void stream_process_due(stream_t *s) {
+    int64_t now = now_ms();
+    if (now - s->last_due_ms < s->opt->due_poll_ms || s->owned_count == 0)
+        return;
+    s->last_due_ms = now;
+    char err[512];
+    trace_store_ref_t *refs = NULL;
+    size_t count = 0;
+    if (trace_store_due(s->store, s->owned, s->owned_count, now, STREAM_DUE_BATCH, &refs, &count,
+                        err, sizeof(err)) != 0) {
+        log_event(LOG_WARN, "redis_unavailable", "step=due error=\"%s\"", err);
+        metrics_set_health(s->metrics, 0, err);
+        return;
+    }
+    if (count == 0) {
+        trace_store_refs_free(refs, count);
+        return;
+    }
+    trace_store_trace_t *traces = NULL;
+    if (trace_store_load(s->store, refs, count, now + STREAM_LEASE_MS, &traces, err, sizeof(err)) != 0) {
+        log_event(LOG_WARN, "redis_unavailable", "step=load error=\"%s\"", err);
+        metrics_set_health(s->metrics, 0, err);
+        trace_store_refs_free(refs, count);
+        return;
+    }
+    trace_store_done_t *nothing = calloc(count, sizeof(*nothing));
+    size_t n_nothing = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!traces[i].exists)
+            continue;
+        int rc = stream_profile_one(s, &traces[i]);
+        if (rc != 0 && nothing)
+            nothing[n_nothing++] = (trace_store_done_t){traces[i].partition, traces[i].trace_id,
+                                                        traces[i].gen, traces[i].revision, rc == 1};
+    }
+    if (n_nothing && trace_store_finish(s->store, nothing, n_nothing, now_ms(), err, sizeof(err)) != 0)
+        log_event(LOG_WARN, "finish_failed", "error=\"%s\"", err);
+    free(nothing);
+    trace_store_traces_free(traces, count);
+    trace_store_refs_free(refs, count);
+}
+
+/* ---- start and stop ------------------------------------------------------------------------- */
+
+/* Fail fast: the brokers must answer a metadata request at start. */
+static int stream_check_kafka(rd_kafka_t *rk, char *errstr, size_t errstr_size) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, 10000);
+    if (err) {
+        snprintf(errstr, errstr_size, "kafka: cannot reach the brokers: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}
+
+static void stream_metrics_poll(stream_t *s) {
+    int64_t open_total = 0;
+    for (size_t i = 0; i < s->owned_count; i++) {
+        int64_t open = 0;
+        char err[256];
+        if (trace_store_open_count(s->store, s->owned[i], &open, err, sizeof(err)) == 0)
+            open_total += open;
+    }
+    metrics_set_gauge(s->metrics, METRIC_TRACES_OPEN, (double)open_total);
+    metrics_set_gauge(s->metrics, METRIC_IN_FLIGHT, (double)s->in_flight);
+    metrics_set_redis_round_trips(s->metrics, trace_store_round_trips(s->store), trace_store_commands(s->store));
+}
+
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    stream_t *s = opaque;
+    metrics_kafka_stats(s->metrics, json, len);
+    return 0; /* librdkafka frees json */
+}
+
+int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_conf_t *pconf,
+               char *errstr, size_t errstr_size) {
+    int rc = -1;
+    stream_t s;
+    memset(&s, 0, sizeof(s));
+    s.opt = opt;
+    char err[512];
+
+    s.metrics = metrics_new(opt->metrics_bind, opt->metrics_port, err, sizeof(err));
+    if (!s.metrics) {
+        snprintf(errstr, errstr_size, "metrics: %s", err);
+        goto fail;
+    }
+    s.codec = span_codec_new(err, sizeof(err));
+    s.avro = s.codec ? profile_avro_new(err, sizeof(err)) : NULL;
+    if (!s.codec || !s.avro) {
+        snprintf(errstr, errstr_size, "avro: %s", err);
+        goto fail;
+    }
+    log_event(LOG_INFO, "starting", "topic=%s profiles=%s recommendations=%s deadletter=%s redis=%s:%d",
+              opt->topic_spans, opt->topic_profiles, opt->topic_recommendations,
+              opt->topic_deadletter, opt->store.host, opt->store.port);
+    s.store = trace_store_new(&opt->store, errstr, errstr_size);
+    if (!s.store)
+        goto fail;
+
+    rd_kafka_conf_set_opaque(pconf, &s);
+    rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
+    s.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
+    if (!s.producer) {
+        snprintf(errstr, errstr_size, "kafka producer: %s", err);
+        goto fail;
+    }
+    pconf = NULL;
+    rd_kafka_conf_set_opaque(cconf, &s);
+    rd_kafka_conf_set_rebalance_cb(cconf, on_rebalance);
+    rd_kafka_conf_set_stats_cb(cconf, on_stats);
+    char interval[32];
+    size_t isz = sizeof(interval);
+    if (rd_kafka_conf_get(cconf, "statistics.interval.ms", interval, &isz) == RD_KAFKA_CONF_OK &&
+        strcmp(interval, "0") == 0 && opt->metrics_port > 0)
+        rd_kafka_conf_set(cconf, "statistics.interval.ms", "5000", err, sizeof(err));
+    s.consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
+    if (!s.consumer) {
+        snprintf(errstr, errstr_size, "kafka consumer: %s", err);
+        goto fail;
+    }
+    cconf = NULL;
+    if (stream_check_kafka(s.consumer, errstr, errstr_size) != 0)
+        goto fail;
+    rd_kafka_poll_set_consumer(s.consumer);
+    s.queue = rd_kafka_queue_get_consumer(s.consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, opt->topic_spans, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t serr = rd_kafka_subscribe(s.consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (serr) {
+        snprintf(errstr, errstr_size, "kafka: cannot subscribe to %s: %s", opt->topic_spans,
+                 rd_kafka_err2str(serr));
+        goto fail;
+    }
+    metrics_set_health(s.metrics, 1, NULL);
+    log_event(LOG_INFO, "running", "metrics_port=%d", opt->metrics_port);
+
+    int64_t last_metrics = 0;
+    while (!*opt->stop && !s.fatal) {
+        stream_consume_batch(&s);
+        stream_finish_done(&s);
+        stream_process_due(&s);
+        stream_finish_done(&s);
+        if (now_ms() - last_metrics >= 1000) {
+            last_metrics = now_ms();
+            stream_metrics_poll(&s);
+        }
+    }
+
+    /* shutdown: publish what is in flight, end its leases, commit, leave */
+    log_event(LOG_INFO, "stopping", "in_flight=%zu", s.in_flight);
+    rd_kafka_flush(s.producer, 30000);
+    stream_finish_done(&s);
+    rd_kafka_resp_err_t cerr = rd_kafka_commit(s.consumer, NULL, 0);
+    if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_event(LOG_WARN, "commit_failed", "error=\"%s\"", rd_kafka_err2str(cerr));
+    rc = 0;
+    if (s.fatal) {
+        snprintf(errstr, errstr_size, "out of memory holding messages during a Redis outage");
+        rc = -1;
+    }
+fail:
+    if (s.queue)
+        rd_kafka_queue_destroy(s.queue);
+    if (s.consumer) {
+        rd_kafka_consumer_close(s.consumer);
+        rd_kafka_destroy(s.consumer);
+    }
+    if (s.producer) {
+        rd_kafka_flush(s.producer, 5000);
+        rd_kafka_destroy(s.producer);
+    }
+    for (size_t i = 0; i < s.held_count; i++)
+        rd_kafka_message_destroy(s.held[i]);
+    free(s.held);
+    while (s.done) {
+        publication_t *p = s.done;
+        s.done = p->next;
+        free(p->trace_id);
+        free(p);
+    }
+    if (cconf)
+        rd_kafka_conf_destroy(cconf);
+    if (pconf)
+        rd_kafka_conf_destroy(pconf);
+    trace_store_free(s.store);
+    profile_avro_free(s.avro);
+    span_codec_free(s.codec);
+    metrics_free(s.metrics);
+    buf_free(&s.scratch);
+    free(s.owned);
+    if (rc == 0)
+        log_event(LOG_INFO, "stopped", "clean=1");
+    return rc;
+}

@@ -1,0 +1,139 @@
+/* trace_store.h -- the spans of open traces, kept in Redis.
+ *
+ * Every trace lives under its input partition's hash tag, so that the keys of
+ * one partition stay in one Redis Cluster slot and each change is one atomic
+ * script:
+ *
+ *   <prefix>:{<topic>:<partition>}:s:<trace_id>  hash  span_id -> span (Avro binary)
+ *   <prefix>:{<topic>:<partition>}:m:<trace_id>  hash  gen, rev, run, bytes, dropped
+ *   <prefix>:{<topic>:<partition>}:due           zset  trace_id -> due time (ms)
+ *
+ * Appending a span is idempotent (HSETNX on span_id): replayed messages never
+ * count twice. Each new span pushes the trace's due time: grace after the run
+ * span has arrived, idle timeout before. The due set of a partition is how
+ * whichever instance owns the partition finds its pending traces, after a
+ * rebalance or a crash as well. A trace stays until its TTL, so a late span
+ * yields a new revision with every span of the run.
+ *
+ * Round trips: one per appended batch, one per due scan, one per batch of
+ * loads, one per batch of finishes, whatever the number of spans. */
+#ifndef DAGPROF_TRACE_STORE_H
+#define DAGPROF_TRACE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct trace_store trace_store_t;
+
+typedef struct trace_store_options {
+    const char *host;
+    int port;
+    const char *user;     /* ACL user, or NULL/"" for the default user */
+    const char *password; /* NULL/"" for none */
+    int db;
+    int timeout_ms;
+    const char *prefix;   /* key prefix, e.g. "dagprof" */
+    const char *topic;    /* input topic: part of the hash tag */
+    int64_t grace_ms;
+    int64_t idle_timeout_ms;
+    int64_t ttl_s;
+    int64_t max_spans_per_trace;
+    int64_t max_bytes_per_trace;
+    int64_t max_open_traces; /* per partition */
+} trace_store_options_t;
+
+/* Connect; fails fast with errstr when Redis cannot be reached or refuses the
+ * credentials. The returned store reconnects by itself after errors. Free with
+ * trace_store_free(). */
+trace_store_t *trace_store_new(const trace_store_options_t *options, char *errstr,
+                               size_t errstr_size);
+void trace_store_free(trace_store_t *store);
+
+/* One span to store; the strings and blob are borrowed for the call. */
+typedef struct trace_store_span {
+    int32_t partition;
+    const char *trace_id;
+    const char *span_id;
+    int is_run;
+    const void *blob;
+    size_t blob_len;
+} trace_store_span_t;
+
+/* What happened to each span of an append, by position in the input. */
+typedef enum trace_store_outcome {
+    TRACE_STORE_ADDED = 0,
+    TRACE_STORE_DUPLICATE,     /* already stored: at-least-once replay */
+    TRACE_STORE_OVER_LIMIT,    /* the trace is at its span or byte limit */
+    TRACE_STORE_TOO_MANY_OPEN  /* the partition has limit.open.traces open traces */
+} trace_store_outcome_t;
+
+/* Store a batch. `outcomes` (count entries) receives each span's fate.
+ * Returns 0, or -1 with errstr when Redis failed: then nothing can be assumed
+ * stored and the whole batch must be retried (retrying is safe). */
+int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, size_t count,
+                       int64_t now_ms, trace_store_outcome_t *outcomes, char *errstr,
+                       size_t errstr_size);
+
+typedef struct trace_store_ref {
+    int32_t partition;
+    char *trace_id; /* owned by the array it is in */
+} trace_store_ref_t;
+
+/* Traces due at now_ms in the given partitions, at most `max` in all.
+ * *out is an array to free with trace_store_refs_free(). */
+int trace_store_due(trace_store_t *store, const int32_t *partitions, size_t partition_count,
+                    int64_t now_ms, size_t max, trace_store_ref_t **out, size_t *out_count,
+                    char *errstr, size_t errstr_size);
+void trace_store_refs_free(trace_store_ref_t *refs, size_t count);
+
+/* A trace as loaded: its spans' stored blobs and its bookkeeping. */
+typedef struct trace_store_trace {
+    int32_t partition;
+    char *trace_id;
+    int exists;        /* 0: expired or finished meanwhile; nothing to profile */
+    int64_t gen;       /* count of spans ever added: detects spans added after the load */
+    int64_t revision;  /* the revision to publish */
+    int has_run;
+    int64_t dropped;   /* spans refused by the limits */
+    size_t span_count;
+    const char **blobs; /* span_count entries */
+    size_t *blob_lens;
+    void *reply;        /* keeps the blobs alive */
+} trace_store_trace_t;
+
+/* Load several traces in one round trip, leasing each until lease_until_ms:
+ * it is not due again before then unless trace_store_finish() ends the lease,
+ * so a crashed instance's traces are taken up again when the lease runs out.
+ * *out: array of count traces, free with trace_store_traces_free(). */
+int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t count,
+                     int64_t lease_until_ms, trace_store_trace_t **out, char *errstr,
+                     size_t errstr_size);
+void trace_store_traces_free(trace_store_trace_t *traces, size_t count);
+
+/* How long a trace whose profile could not be published waits to be retried. */
+#define TRACE_STORE_RETRY_MS 1000
+
+/* End the leases of loaded traces. Published: the next revision gets
+ * revision + 1, and the trace leaves the due set unless spans were added since
+ * it was loaded (gen), in which case it is due again after the grace period.
+ * Not published: due again after TRACE_STORE_RETRY_MS. */
+typedef struct trace_store_done {
+    int32_t partition;
+    const char *trace_id;
+    int64_t gen;
+    int64_t revision;
+    int published;
+} trace_store_done_t;
+
+int trace_store_finish(trace_store_t *store, const trace_store_done_t *done, size_t count,
+                       int64_t now_ms, char *errstr, size_t errstr_size);
+
+/* Open traces (due set size) of a partition, for metrics and limits. */
+int trace_store_open_count(trace_store_t *store, int32_t partition, int64_t *count,
+                           char *errstr, size_t errstr_size);
+
+/* Round trips made so far (each pipelined batch counts once). */
+uint64_t trace_store_round_trips(const trace_store_t *store);
+uint64_t trace_store_commands(const trace_store_t *store);
+
+#endif

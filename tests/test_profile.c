@@ -1,0 +1,780 @@
+/* test_profile.c -- the engine's figures, checked against hand-computed values.
+ *
+ * Each trace here is small enough to work out on paper; the comments show the
+ * arithmetic. Times are microseconds. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pricing.h"
+#include "profile.h"
+#include "trace.h"
+#include "trace_file.h"
+
+/* ---- building traces by hand ------------------------------------------------ */
+
+static span_t sp(const char *id, const char *parent, const char *node, span_kind_t kind,
+                 int64_t start, int64_t end) {
+    span_t s;
+    memset(&s, 0, sizeof(s));
+    s.trace_id = "t1";
+    s.span_id = id;
+    s.parent_span_id = parent;
+    s.node_id = node;
+    s.kind = kind;
+    s.start_us = start;
+    s.end_us = end;
+    s.status = SPAN_STATUS_OK;
+    return s;
+}
+
+static void add(trace_t *t, span_t s) {
+    char err[256];
+    ck_assert_int_eq(trace_add_span(t, &s, err, sizeof(err)), TRACE_ADD_OK);
+}
+
+static void add_node(trace_t *t, const char *id, int64_t start, int64_t end,
+                     const char *const *deps, size_t ndeps) {
+    span_t s = sp(id, "run", id, SPAN_KIND_NODE, start, end);
+    s.depends_on = deps;
+    s.depends_on_count = ndeps;
+    add(t, s);
+}
+
+static pricing_t *test_pricing(void) {
+    pricing_t *p = pricing_new();
+    char err[128];
+    pricing_price_t sonnet = {3, 15, 0.3, 3.75}, opus = {15, 75, 1.5, 18.75},
+                    haiku35 = {0.8, 4, 0.08, 1}, haiku45 = {1, 5, 0.1, 1.25},
+                    gpt = {2.5, 10, 1.25, -1};
+    ck_assert_int_eq(pricing_set(p, "claude-sonnet-4-5", &sonnet, err, sizeof(err)), 0);
+    ck_assert_int_eq(pricing_set(p, "claude-opus-4-1", &opus, err, sizeof(err)), 0);
+    ck_assert_int_eq(pricing_set(p, "claude-3-5-haiku*", &haiku35, err, sizeof(err)), 0);
+    ck_assert_int_eq(pricing_set(p, "claude-haiku-4-5", &haiku45, err, sizeof(err)), 0);
+    ck_assert_int_eq(pricing_set(p, "gpt-4o", &gpt, err, sizeof(err)), 0);
+    ck_assert_int_eq(pricing_set_downgrade(p, "claude-sonnet-4-5", "claude-haiku-4-5", err, sizeof(err)), 0);
+    return p;
+}
+
+static profile_t *compute(const trace_t *t, const pricing_t *pricing) {
+    profile_options_t o;
+    profile_options_init(&o);
+    o.revision = 2;
+    o.profiled_at_us = 1234;
+    char err[256] = "";
+    profile_t *p = profile_compute(t, pricing, &o, err, sizeof(err));
+    ck_assert_msg(p != NULL, "profile_compute: %s", err);
+    return p;
+}
+
+static const profile_node_t *node(const profile_t *p, const char *id) {
+    for (size_t i = 0; i < p->node_count; i++)
+        if (strcmp(p->nodes[i].node_id, id) == 0)
+            return &p->nodes[i];
+    ck_abort_msg("no node %s", id);
+    return NULL;
+}
+
+static int has_warning(const profile_t *p, const char *needle) {
+    for (size_t i = 0; i < p->warning_count; i++)
+        if (strstr(p->warnings[i], needle))
+            return 1;
+    return 0;
+}
+
+static const profile_recommendation_t *rec(const profile_t *p, profile_recommendation_type_t type) {
+    for (size_t i = 0; i < p->recommendation_count; i++)
+        if (p->recommendations[i].type == type)
+            return &p->recommendations[i];
+    return NULL;
+}
+
+static const profile_bottleneck_t *bottleneck(const profile_t *p, profile_bottleneck_type_t type,
+                                              const char *node_id) {
+    for (size_t i = 0; i < p->bottleneck_count; i++)
+        if (p->bottlenecks[i].type == type && strcmp(p->bottlenecks[i].node_id, node_id) == 0)
+            return &p->bottlenecks[i];
+    return NULL;
+}
+
+static int on_span(void *opaque, const span_t *s) {
+    char err[256];
+    trace_add_span(opaque, s, err, sizeof(err));
+    return 0;
+}
+
+static void on_error(void *opaque, long record, const char *reason) {
+    (void)opaque;
+    ck_abort_msg("fixture record %ld: %s", record, reason);
+}
+
+static trace_t *load_fixture(const char *name) {
+    char path[512], err[256];
+    snprintf(path, sizeof(path), "%s/%s", DAGPROF_FIXTURES, name);
+    trace_t *t = trace_new();
+    trace_file_handler_t h = {on_span, on_error, t};
+    ck_assert_msg(trace_file_read(path, &h, err, sizeof(err)) == 0, "%s", err);
+    return t;
+}
+
+/* ---- the example DAG ---------------------------------------------------------- */
+
+/* Offsets from 1705314612000000. run 3.000 s .. 48.234 s.
+ * fetch-code          3.000 .. 6.421   exec 3.421  deps -
+ * analyze-complexity  6.433 .. 11.246  exec 4.813  deps fetch          ready 6.421 queued 0.012
+ * check-security      6.426 .. 12.526  exec 6.100  deps fetch          ready 6.421 queued 0.005
+ * review-performance 11.250 .. 15.456  exec 4.206  deps analyze (2 attempts) ready 11.246 queued 0.004
+ * aggregate-results  15.756 .. 48.234  exec 32.478 deps check, review  ready 15.456 queued 0.300 */
+START_TEST(example_dag_figures) {
+    trace_t *t = load_fixture("code_review_dag.jsonl");
+    pricing_t *pricing = test_pricing();
+    profile_t *p = compute(t, pricing);
+    const int64_t T0 = 1705314612000000LL;
+
+    ck_assert_str_eq(p->trace_id, "tr-8f4a2b1c-3d5e-6f7a-8b9c");
+    ck_assert_str_eq(p->dag_id, "code-review-dag");
+    ck_assert_str_eq(p->profile_id, "tr-8f4a2b1c-3d5e-6f7a-8b9c#2");
+    ck_assert_int_eq(p->revision, 2);
+    ck_assert_int_eq(p->profiled_at_us, 1234);
+    ck_assert(p->complete);
+
+    const profile_summary_t *s = &p->summary;
+    ck_assert_int_eq(s->run_start_us, T0 + 3000000);
+    ck_assert_int_eq(s->wall_us, 45234000);
+    ck_assert_int_eq(s->work_us, 3421000 + 4813000 + 6100000 + 4206000 + 32478000);
+    ck_assert_int_eq(s->ideal_wall_us, 44918000); /* 3.421 + 4.813 + 4.206 + 32.478 */
+    ck_assert_int_eq(s->critical_path_us, 44918000);
+    ck_assert_double_eq_tol(s->parallelism, 51018000.0 / 45234000.0, 1e-12);
+    ck_assert_double_eq_tol(s->schedule_efficiency, 44918000.0 / 45234000.0, 1e-12);
+    ck_assert_int_eq(s->node_count, 5);
+    ck_assert_int_eq(s->span_count, 16);
+    ck_assert_int_eq(s->edges, PROFILE_EDGES_DECLARED);
+    ck_assert_int_eq(s->tokens.input, 19850);
+    ck_assert_int_eq(s->tokens.output, 7600);
+    ck_assert_int_eq(s->tokens.cache_read, 2000);
+    ck_assert_int_eq(s->tokens.cache_write, 0);
+    ck_assert_int_eq(s->tokens.total, 27450);
+    /* 0.0153 + 0.02145 + 0.00372 + 0.11325 + 0.05565 + 0.03915 */
+    ck_assert_double_eq_tol(s->cost_usd, 0.24852, 1e-12);
+    ck_assert_uint_eq(s->unpriced_model_count, 0);
+
+    ck_assert_uint_eq(p->critical_path_count, 4);
+    ck_assert_str_eq(p->critical_path[0], "fetch-code");
+    ck_assert_str_eq(p->critical_path[1], "analyze-complexity");
+    ck_assert_str_eq(p->critical_path[2], "review-performance");
+    ck_assert_str_eq(p->critical_path[3], "aggregate-results");
+
+    const profile_node_t *n = node(p, "fetch-code");
+    ck_assert_int_eq(n->exec_us, 3421000);
+    ck_assert_int_eq(n->ready_us, T0 + 3000000);
+    ck_assert_int_eq(n->blocked_us, 0);
+    ck_assert_int_eq(n->queued_us, 0);
+    ck_assert_int_eq(n->slack_us, 0);
+    ck_assert_uint_eq(n->tool_call_count, 1);
+    ck_assert_str_eq(n->tool_calls[0].tool, "git_clone");
+    ck_assert_int_eq(n->tool_calls[0].duration_us, 1800000);
+    ck_assert(n->tool_calls[0].ok);
+    ck_assert_uint_eq(n->model_count, 1);
+    ck_assert_str_eq(n->models[0], "claude-3-5-haiku-20241022");
+    ck_assert_double_eq_tol(n->cost_usd, 0.00372, 1e-12); /* 1900 x 0.8 + 550 x 4 */
+
+    n = node(p, "check-security");
+    ck_assert_int_eq(n->exec_us, 6100000);
+    ck_assert_int_eq(n->ready_us, T0 + 6421000);
+    ck_assert_int_eq(n->blocked_us, 3421000);
+    ck_assert_int_eq(n->queued_us, 5000);
+    ck_assert_int_eq(n->slack_us, 2919000); /* latest start 6.340 - earliest 3.421 */
+    ck_assert(!n->on_critical_path);
+
+    n = node(p, "review-performance");
+    ck_assert_int_eq(n->start_us, T0 + 11250000);
+    ck_assert_int_eq(n->end_us, T0 + 15456000);
+    ck_assert_int_eq(n->retries, 1);
+    ck_assert_int_eq(n->status, SPAN_STATUS_OK); /* the last attempt succeeded */
+    ck_assert_int_eq(n->queued_us, 4000);
+    ck_assert_int_eq(n->tokens.input, 6250);
+    ck_assert_uint_eq(n->depends_on_count, 1);
+    ck_assert_str_eq(n->depends_on[0], "analyze-complexity");
+
+    n = node(p, "aggregate-results");
+    ck_assert_int_eq(n->ready_us, T0 + 15456000);
+    ck_assert_int_eq(n->blocked_us, 12456000);
+    ck_assert_int_eq(n->queued_us, 300000);
+    ck_assert_uint_eq(n->depends_on_count, 2);
+    ck_assert_str_eq(n->depends_on[0], "check-security");
+    ck_assert_str_eq(n->depends_on[1], "review-performance");
+    ck_assert(n->on_critical_path);
+    ck_assert_double_eq_tol(n->cost_usd, 0.11325, 1e-12);
+
+    /* by_model sorted by name; haiku matched by its prefix key */
+    ck_assert_uint_eq(p->model_count, 3);
+    ck_assert_str_eq(p->by_model[0].model, "claude-3-5-haiku-20241022");
+    ck_assert_str_eq(p->by_model[1].model, "claude-opus-4-1");
+    ck_assert_str_eq(p->by_model[2].model, "claude-sonnet-4-5");
+    ck_assert_int_eq(p->by_model[2].calls, 4);
+    ck_assert_double_eq_tol(p->by_model[2].cost_usd, 0.0153 + 0.02145 + 0.05565 + 0.03915, 1e-12);
+
+    /* aggregate-results is 71.8% of wall on the critical path: slow_node.
+     * Twice as fast (16.239 s) moves the end from 48.234 to 31.995: saves 16.239 s. */
+    const profile_bottleneck_t *b = bottleneck(p, BOTTLENECK_SLOW_NODE, "aggregate-results");
+    ck_assert_ptr_nonnull(b);
+    ck_assert_double_eq_tol(b->impact_pct, 100.0 * 16239000 / 45234000, 1e-9);
+    ck_assert_int_eq(b->severity, PROFILE_LEVEL_HIGH);
+    /* the tool call takes 26 s of its 32.478 s */
+    ck_assert_ptr_nonnull(bottleneck(p, BOTTLENECK_TOOL_LATENCY, "aggregate-results"));
+
+    /* parallelize: only aggregate-results waited >= 100 ms (300 ms) */
+    const profile_recommendation_t *r = rec(p, RECOMMENDATION_PARALLELIZE);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->savings.time_us, 300000);
+    ck_assert_uint_eq(r->node_id_count, 1);
+    ck_assert_str_eq(r->node_ids[0], "aggregate-results");
+
+    /* cache: review-performance calls sonnet twice (3100 then 3150 tokens): 3100
+     * tokens at 3 - 0.3, minus writing 3100 at 3.75 - 3: 0.00837 - 0.002325 */
+    r = rec(p, RECOMMENDATION_CACHE);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->node_ids[0], "review-performance");
+    ck_assert_int_eq(r->savings.tokens, 3100);
+    ck_assert_double_eq_tol(r->savings.cost_usd, 0.006045, 1e-12);
+
+    /* model_downgrade to haiku-4-5 for sonnet calls with <= 500 output tokens:
+     * only l4a (3100 in, 400 out): 0.0153 - (3100 x 1 + 400 x 5)/1e6 = 0.0102 */
+    r = rec(p, RECOMMENDATION_MODEL_DOWNGRADE);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->node_ids[0], "review-performance");
+    ck_assert_double_eq_tol(r->savings.cost_usd, 0.0102, 1e-12);
+    ck_assert_int_eq(r->savings.time_us, 0);
+
+    profile_free(p);
+    pricing_free(pricing);
+    trace_free(t);
+}
+END_TEST
+
+/* ---- shapes -------------------------------------------------------------------- */
+
+/* Diamond: a 0..10, b 10..40, c 12..20, d 40..50 (b, c -> d). run 0..50.
+ * ideal: a 10 + b 30 + d 10 = 50; c: ES 10, LS 40 - 8 = 32 -> slack 22. */
+START_TEST(diamond) {
+    trace_t *t = trace_new();
+    const char *a[] = {"a"}, *bc[] = {"b", "c"};
+    span_t run = sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 50);
+    run.dag_id = "diamond";
+    add(t, run);
+    add_node(t, "d", 40, 50, bc, 2);
+    add_node(t, "c", 12, 20, a, 1);
+    add_node(t, "b", 10, 40, a, 1);
+    add_node(t, "a", 0, 10, NULL, 0);
+    profile_t *p = compute(t, NULL);
+    ck_assert_int_eq(p->summary.wall_us, 50);
+    ck_assert_int_eq(p->summary.work_us, 58);
+    ck_assert_int_eq(p->summary.ideal_wall_us, 50);
+    ck_assert_int_eq(p->summary.critical_path_us, 50);
+    ck_assert_int_eq(node(p, "c")->slack_us, 22);
+    ck_assert_int_eq(node(p, "c")->queued_us, 2);
+    ck_assert_int_eq(node(p, "b")->slack_us, 0);
+    ck_assert_int_eq(node(p, "d")->ready_us, 40);
+    ck_assert_uint_eq(p->critical_path_count, 3);
+    ck_assert_str_eq(p->critical_path[0], "a");
+    ck_assert_str_eq(p->critical_path[1], "b");
+    ck_assert_str_eq(p->critical_path[2], "d");
+    ck_assert_str_eq(p->nodes[0].node_id, "a"); /* nodes sorted by id */
+    ck_assert_str_eq(p->nodes[3].node_id, "d");
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+/* Ties: two dependencies end at the same time; the smallest id is followed. */
+START_TEST(critical_path_ties) {
+    trace_t *t = trace_new();
+    const char *xy[] = {"y", "x"};
+    add_node(t, "y", 0, 10, NULL, 0);
+    add_node(t, "x", 0, 10, NULL, 0);
+    add_node(t, "z", 10, 20, xy, 2);
+    add_node(t, "w", 5, 20, NULL, 0); /* ends with z: z < w? no, "w" < "z" */
+    profile_t *p = compute(t, NULL);
+    /* latest end 20 shared by w and z: smallest id is w, which has no deps */
+    ck_assert_uint_eq(p->critical_path_count, 1);
+    ck_assert_str_eq(p->critical_path[0], "w");
+    profile_free(p);
+
+    trace_t *t2 = trace_new();
+    add_node(t2, "y", 0, 10, NULL, 0);
+    add_node(t2, "x", 0, 10, NULL, 0);
+    add_node(t2, "z", 10, 20, xy, 2);
+    p = compute(t2, NULL);
+    ck_assert_uint_eq(p->critical_path_count, 2);
+    ck_assert_str_eq(p->critical_path[0], "x");
+    ck_assert_str_eq(p->critical_path[1], "z");
+    /* no run span: run start/end from all spans */
+    ck_assert_int_eq(p->summary.run_start_us, 0);
+    ck_assert_int_eq(p->summary.wall_us, 20);
+    ck_assert_str_eq(p->dag_id, "unknown");
+    profile_free(p);
+    trace_free(t);
+    trace_free(t2);
+}
+END_TEST
+
+/* Chain without depends_on: edges inferred from timing.
+ * a 0..10, b 12..20, c 20..30; b ended at c's start, so c depends on b. */
+START_TEST(chain_inferred) {
+    trace_t *t = trace_new();
+    add_node(t, "c", 20, 30, NULL, 0);
+    add_node(t, "a", 0, 10, NULL, 0);
+    add_node(t, "b", 12, 20, NULL, 0);
+    profile_t *p = compute(t, NULL);
+    ck_assert_int_eq(p->summary.edges, PROFILE_EDGES_INFERRED);
+    ck_assert_uint_eq(node(p, "a")->depends_on_count, 0);
+    ck_assert_str_eq(node(p, "b")->depends_on[0], "a");
+    ck_assert_str_eq(node(p, "c")->depends_on[0], "b");
+    ck_assert_int_eq(node(p, "b")->queued_us, 2);
+    ck_assert_int_eq(p->summary.ideal_wall_us, 28);
+    ck_assert_int_eq(p->summary.wall_us, 30);
+    ck_assert_uint_eq(p->critical_path_count, 3);
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+/* Inference ties: p and q both end at 10, r starts at 10: r depends on p. */
+START_TEST(inferred_ties) {
+    trace_t *t = trace_new();
+    add_node(t, "q", 0, 10, NULL, 0);
+    add_node(t, "p", 5, 10, NULL, 0);
+    add_node(t, "r", 10, 15, NULL, 0);
+    add_node(t, "z", 3, 3, NULL, 0); /* zero length: depends on nothing before 3 */
+    profile_t *p = compute(t, NULL);
+    ck_assert_uint_eq(node(p, "r")->depends_on_count, 1);
+    ck_assert_str_eq(node(p, "r")->depends_on[0], "p");
+    ck_assert_uint_eq(node(p, "z")->depends_on_count, 0);
+    ck_assert_uint_eq(node(p, "p")->depends_on_count, 1); /* z ended at 3 <= 5 */
+    ck_assert_str_eq(node(p, "p")->depends_on[0], "z");
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+/* Fan-out of 100: root 0..10, leaves i = 0..99 run 10..(20 + i), sink after all. */
+START_TEST(fan_out_100) {
+    trace_t *t = trace_new();
+    const char *root[] = {"root"};
+    add_node(t, "root", 0, 10, NULL, 0);
+    static char names[100][16];
+    static const char *leaf_names[100];
+    for (int i = 0; i < 100; i++) {
+        snprintf(names[i], sizeof(names[i]), "leaf%03d", i);
+        leaf_names[i] = names[i];
+        add_node(t, names[i], 10, 20 + i, root, 1);
+    }
+    add_node(t, "sink", 119, 129, leaf_names, 100);
+    profile_t *p = compute(t, NULL);
+    ck_assert_int_eq(p->summary.node_count, 102);
+    /* work = 10 + sum(10 + i) + 10 = 20 + 1000 + 4950 */
+    ck_assert_int_eq(p->summary.work_us, 5970);
+    ck_assert_int_eq(p->summary.wall_us, 129);
+    ck_assert_int_eq(p->summary.ideal_wall_us, 129);
+    ck_assert_double_eq_tol(p->summary.parallelism, 5970.0 / 129.0, 1e-12);
+    ck_assert_int_eq(node(p, "leaf000")->slack_us, 99);
+    ck_assert_int_eq(node(p, "leaf099")->slack_us, 0);
+    ck_assert_str_eq(p->critical_path[1], "leaf099");
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+/* Retries: attempts 0 and 1 fail, 2 succeeds. Node 0..30, last attempt 20..30.
+ * Removing the failed attempts shortens the node to 10: the run ends 20 sooner. */
+START_TEST(retries) {
+    trace_t *t = trace_new();
+    span_t run = sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 40);
+    add(t, run);
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "w%d", i);
+        span_t s = sp(strdup(id), "run", "work", SPAN_KIND_NODE, i * 10, i * 10 + (i == 2 ? 10 : 8));
+        s.attempt = i;
+        s.status = i < 2 ? SPAN_STATUS_ERROR : SPAN_STATUS_OK;
+        add(t, s);
+        free((void *)s.span_id);
+    }
+    const char *dep[] = {"work"};
+    add_node(t, "next", 30, 40, dep, 1);
+    profile_t *p = compute(t, NULL);
+    const profile_node_t *n = node(p, "work");
+    ck_assert_int_eq(n->retries, 2);
+    ck_assert_int_eq(n->status, SPAN_STATUS_OK);
+    ck_assert_int_eq(n->exec_us, 30);
+    const profile_bottleneck_t *b = bottleneck(p, BOTTLENECK_EXCESSIVE_RETRIES, "work");
+    ck_assert_ptr_nonnull(b);
+    ck_assert_double_eq_tol(b->impact_pct, 50.0, 1e-9); /* 20 of 40 */
+    ck_assert_ptr_null(bottleneck(p, BOTTLENECK_ERROR_NODE, "work"));
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+/* ---- cost ------------------------------------------------------------------------ */
+
+START_TEST(cached_token_pricing) {
+    trace_t *t = trace_new();
+    add_node(t, "n", 0, 100, NULL, 0);
+    span_t l = sp("l1", "n", NULL, SPAN_KIND_LLM, 0, 50);
+    l.model = "claude-sonnet-4-5";
+    l.input_tokens = 10000;
+    l.cache_read_tokens = 6000;
+    l.cache_write_tokens = 1000;
+    l.output_tokens = 2000;
+    l.reasoning_tokens = 500;
+    add(t, l);
+    /* (10000 - 6000 - 1000) x 3 + 6000 x 0.3 + 1000 x 3.75 + 2000 x 15
+     * = 9000 + 1800 + 3750 + 30000 = 44550 -> $0.04455 */
+    span_t g = sp("l2", "n", NULL, SPAN_KIND_LLM, 50, 60);
+    g.model = "openai/GPT-4o"; /* provider segment dropped, case ignored */
+    g.input_tokens = 1000;
+    g.cache_read_tokens = 400;
+    g.output_tokens = 100;
+    add(t, g);
+    /* 600 x 2.5 + 400 x 1.25 + 100 x 10 = 1500 + 500 + 1000 -> $0.003 */
+    span_t u = sp("l3", "n", NULL, SPAN_KIND_LLM, 60, 70);
+    u.model = "mystery-model";
+    u.input_tokens = 5;
+    add(t, u);
+    span_t h = sp("l4", "n", NULL, SPAN_KIND_LLM, 70, 80);
+    h.model = "claude-3-5-haiku-20241022"; /* prefix key */
+    h.input_tokens = 1000000;
+    add(t, h);
+    span_t cw = sp("l5", "n", NULL, SPAN_KIND_LLM, 80, 90);
+    cw.model = "gpt-4o"; /* no cache_write price: falls back to input */
+    cw.input_tokens = 1000;
+    cw.cache_write_tokens = 1000;
+    add(t, cw);
+    pricing_t *pricing = test_pricing();
+    profile_t *p = compute(t, pricing);
+    ck_assert_double_eq_tol(p->summary.cost_usd, 0.04455 + 0.003 + 0 + 0.8 + 0.0025, 1e-12);
+    ck_assert_uint_eq(p->summary.unpriced_model_count, 1);
+    ck_assert_str_eq(p->summary.unpriced_models[0], "mystery-model");
+    ck_assert_int_eq(p->summary.tokens.reasoning, 500);
+    ck_assert_int_eq(p->summary.tokens.total, 10000 + 2000 + 1000 + 100 + 5 + 1000000 + 1000);
+    ck_assert_uint_eq(p->model_count, 5);
+    profile_free(p);
+    pricing_free(pricing);
+    trace_free(t);
+}
+END_TEST
+
+START_TEST(pricing_rules) {
+    pricing_t *p = pricing_new();
+    char err[128];
+    pricing_price_t a = {1, 2, -1, -1}, b = {3, 4, 0.5, 5}, c = {7, 8, -1, -1}, out;
+    ck_assert_int_eq(pricing_set(p, "gpt-4*", &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(pricing_set(p, "gpt-4o*", &b, err, sizeof(err)), 0);
+    ck_assert_int_eq(pricing_set(p, "GPT-4o-Mini", &c, err, sizeof(err)), 0);
+    ck_assert_int_eq(pricing_lookup(p, "gpt-4o-mini", &out), 0); /* exact wins */
+    ck_assert_double_eq(out.input_usd_per_mtok, 7);
+    ck_assert_double_eq(out.cache_read_usd_per_mtok, 7); /* falls back to input */
+    ck_assert_int_eq(pricing_lookup(p, "gpt-4o-2024-08-06", &out), 0); /* longest prefix */
+    ck_assert_double_eq(out.input_usd_per_mtok, 3);
+    ck_assert_int_eq(pricing_lookup(p, "gpt-4-turbo", &out), 0);
+    ck_assert_double_eq(out.input_usd_per_mtok, 1);
+    ck_assert_int_eq(pricing_lookup(p, "azure/gpt-4o-mini", &out), 0);
+    ck_assert_double_eq(out.input_usd_per_mtok, 7);
+    ck_assert_int_eq(pricing_lookup(p, "gpt-3.5", &out), -1); /* never priced as another */
+    ck_assert_int_eq(pricing_lookup(p, NULL, &out), -1);
+    pricing_price_t neg = {-1, 0, 0, 0};
+    ck_assert_int_eq(pricing_set(p, "x", &neg, err, sizeof(err)), -1);
+    pricing_free(p);
+}
+END_TEST
+
+/* ---- robustness ---------------------------------------------------------------------- */
+
+START_TEST(invalid_and_duplicate_spans) {
+    trace_t *t = trace_new();
+    char err[256];
+    span_t bad = sp("bad", NULL, "n", SPAN_KIND_NODE, 10, 5);
+    ck_assert_int_eq(trace_add_span(t, &bad, err, sizeof(err)), TRACE_ADD_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "end_us < start_us"));
+    span_t good = sp("a", NULL, "n", SPAN_KIND_NODE, 0, 5);
+    ck_assert_int_eq(trace_add_span(t, &good, err, sizeof(err)), TRACE_ADD_OK);
+    span_t dup = sp("a", NULL, "n", SPAN_KIND_NODE, 0, 500);
+    ck_assert_int_eq(trace_add_span(t, &dup, err, sizeof(err)), TRACE_ADD_DUPLICATE);
+    span_t other = sp("b", NULL, "n", SPAN_KIND_NODE, 0, 5);
+    other.trace_id = "t2";
+    ck_assert_int_eq(trace_add_span(t, &other, err, sizeof(err)), TRACE_ADD_INVALID);
+    span_t noid = sp("", NULL, "n", SPAN_KIND_NODE, 0, 5);
+    ck_assert_int_eq(trace_add_span(t, &noid, err, sizeof(err)), TRACE_ADD_INVALID);
+    profile_t *p = compute(t, NULL);
+    ck_assert_int_eq(p->summary.span_count, 1);
+    ck_assert_int_eq(p->nodes[0].exec_us, 5); /* the first copy was kept */
+    ck_assert(has_warning(p, "span bad: end_us < start_us"));
+    ck_assert(has_warning(p, "belongs to trace t2"));
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+START_TEST(unknown_dependency_and_cycle) {
+    trace_t *t = trace_new();
+    const char *dep_ghost[] = {"ghost", "c"}, *dep_a[] = {"a"}, *dep_b[] = {"b"}, *dep_self[] = {"s"};
+    add_node(t, "a", 0, 10, dep_ghost, 2); /* a -> c -> b -> a */
+    add_node(t, "b", 10, 20, dep_a, 1);
+    add_node(t, "c", 20, 30, dep_b, 1);
+    add_node(t, "s", 30, 40, dep_self, 1);
+    profile_t *p = compute(t, NULL);
+    ck_assert(has_warning(p, "node a depends on unknown node ghost"));
+    ck_assert(has_warning(p, "node s depends on itself"));
+    /* DFS from a: a -> c -> b -> a closes the cycle; edge b -> a is dropped */
+    ck_assert(has_warning(p, "dependency cycle: edge b -> a dropped"));
+    ck_assert_uint_eq(node(p, "b")->depends_on_count, 0);
+    ck_assert_str_eq(node(p, "a")->depends_on[0], "c");
+    ck_assert_int_eq(p->summary.ideal_wall_us, 30); /* b, c, a = 10 + 10 + 10 */
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+START_TEST(orphans_and_parent_cycles) {
+    trace_t *t = trace_new();
+    add_node(t, "n", 0, 10, NULL, 0);
+    add(t, sp("child", "n", NULL, SPAN_KIND_TOOL, 2, 30)); /* extends n to 30 */
+    add(t, sp("grandchild", "child", NULL, SPAN_KIND_OTHER, 3, 4));
+    add(t, sp("orphan", "never-arrived", NULL, SPAN_KIND_LLM, 0, 50));
+    add(t, sp("loop1", "loop2", NULL, SPAN_KIND_OTHER, 0, 1));
+    add(t, sp("loop2", "loop1", NULL, SPAN_KIND_OTHER, 0, 1));
+    profile_t *p = compute(t, NULL);
+    ck_assert_int_eq(p->summary.node_count, 1);
+    ck_assert_int_eq(node(p, "n")->end_us, 30);
+    ck_assert_uint_eq(node(p, "n")->tool_call_count, 1);
+    ck_assert_int_eq(p->summary.wall_us, 50); /* the orphan still counts for the run */
+    ck_assert(has_warning(p, "name a parent that is not in the trace"));
+    ck_assert(has_warning(p, "cycle(s) in parent_span_id"));
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+START_TEST(single_span_and_empty) {
+    trace_t *t = trace_new();
+    char err[128] = "";
+    profile_options_t o;
+    profile_options_init(&o);
+    ck_assert_ptr_null(profile_compute(t, NULL, &o, err, sizeof(err)));
+    ck_assert_str_eq(err, "the trace has no valid span");
+    add(t, sp("only", NULL, NULL, SPAN_KIND_RUN, 5, 5));
+    profile_t *p = compute(t, NULL);
+    ck_assert_int_eq(p->summary.node_count, 0);
+    ck_assert_int_eq(p->summary.wall_us, 0);
+    ck_assert_double_eq(p->summary.parallelism, 0);
+    ck_assert_double_eq(p->summary.schedule_efficiency, 1);
+    ck_assert_uint_eq(p->critical_path_count, 0);
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+START_TEST(strange_strings) {
+    trace_t *t = trace_new();
+    char *huge = malloc(100000);
+    memset(huge, 'x', 99999);
+    huge[99999] = '\0';
+    span_t s = sp("s\xff\xfe", NULL, "n\xc3", SPAN_KIND_NODE, 0, 1);
+    s.name = huge;
+    add(t, s);
+    profile_t *p = compute(t, NULL);
+    ck_assert_str_eq(p->nodes[0].node_id, "n\xc3");
+    ck_assert(has_warning(p, "strings longer than 4096 bytes were cut"));
+    ck_assert_uint_eq(strlen(trace_span(t, 0)->name), TRACE_MAX_STRING_BYTES);
+    profile_free(p);
+    trace_free(t);
+    free(huge);
+}
+END_TEST
+
+/* 100,000 nodes in a chain: linear passes only, or this would never finish. */
+START_TEST(large_chain) {
+    trace_t *t = trace_new();
+    enum { N = 100000 };
+    char (*names)[16] = malloc(sizeof(char[16]) * N);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], 16, "n%06d", i);
+        const char *dep[1] = {i ? names[i - 1] : NULL};
+        add_node(t, names[i], (int64_t)i * 10, (int64_t)i * 10 + 9, dep, i ? 1 : 0);
+    }
+    profile_t *p = compute(t, NULL);
+    ck_assert_int_eq(p->summary.node_count, N);
+    ck_assert_int_eq(p->summary.ideal_wall_us, (int64_t)N * 9);
+    ck_assert_int_eq(p->summary.wall_us, (int64_t)N * 10 - 1);
+    ck_assert_uint_eq(p->critical_path_count, N);
+    ck_assert_int_eq(node(p, "n050000")->queued_us, 1);
+    profile_free(p);
+    trace_free(t);
+    free(names);
+}
+END_TEST
+
+/* ---- savings are computed, not guessed ------------------------------------------------- */
+
+/* a 0..10 and b 10..20 are independent but ran one after the other (b queued
+ * 10); c needs both, 20..30. Started at once, b ends at 10 and c at 20: saves 10. */
+START_TEST(parallelize_saving) {
+    trace_t *t = trace_new();
+    const char *ab[] = {"a", "b"};
+    add_node(t, "a", 0, 1000000, NULL, 0);
+    add_node(t, "b", 1000000, 2000000, NULL, 0);
+    add_node(t, "c", 2000000, 3000000, ab, 2);
+    profile_t *p = compute(t, NULL);
+    ck_assert_int_eq(node(p, "b")->queued_us, 1000000);
+    const profile_recommendation_t *r = rec(p, RECOMMENDATION_PARALLELIZE);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->savings.time_us, 1000000);
+    ck_assert_int_eq(r->priority, PROFILE_LEVEL_HIGH);
+    ck_assert_ptr_nonnull(bottleneck(p, BOTTLENECK_SCHEDULING_DELAY, "b"));
+    ck_assert_double_eq_tol(p->summary.schedule_efficiency, 2.0 / 3.0, 1e-12);
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+/* A chain a -> b -> c -> d where c is long; without the edge b -> c, c has no
+ * input left and starts with the run: the saving is a's and b's time, 300. */
+START_TEST(restructure_saving) {
+    trace_t *t = trace_new();
+    const char *a[] = {"a"}, *b[] = {"b"}, *c[] = {"c"};
+    add_node(t, "a", 0, 100, NULL, 0);
+    add_node(t, "b", 100, 300, a, 1);
+    add_node(t, "c", 300, 1300, b, 1);
+    add_node(t, "d", 1300, 1400, c, 1);
+    profile_t *p = compute(t, NULL);
+    ck_assert_ptr_nonnull(bottleneck(p, BOTTLENECK_SEQUENTIAL_BOTTLENECK, "c"));
+    const profile_recommendation_t *r = rec(p, RECOMMENDATION_RESTRUCTURE_DAG);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->node_ids[0], "b");
+    ck_assert_str_eq(r->node_ids[1], "c");
+    ck_assert_int_eq(r->savings.time_us, 300);
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+/* Three sequential web_search calls of 100, 200, 300 ms in one node: batched,
+ * the node takes 300 instead of 600, and the run ends 300 ms sooner. */
+START_TEST(batch_saving) {
+    trace_t *t = trace_new();
+    add_node(t, "n", 0, 600000, NULL, 0);
+    int64_t at = 0, d[3] = {100000, 200000, 300000};
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "t%d", i);
+        span_t s = sp(strdup(id), "n", NULL, SPAN_KIND_TOOL, at, at + d[i]);
+        s.tool_name = "web_search";
+        add(t, s);
+        free((void *)s.span_id);
+        at += d[i];
+    }
+    profile_t *p = compute(t, NULL);
+    const profile_recommendation_t *r = rec(p, RECOMMENDATION_BATCH_OPERATIONS);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->savings.time_us, 300000);
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
+/* reduce_context: prompts of 1000, 1000, 1000 and 40000 tokens; the median is
+ * 1000; the big one is 40x it: 39000 tokens at $3 = $0.117. */
+START_TEST(reduce_context_saving) {
+    trace_t *t = trace_new();
+    add_node(t, "n", 0, 100, NULL, 0);
+    add_node(t, "m", 0, 100, NULL, 0);
+    int64_t inputs[4] = {1000, 1000, 1000, 40000};
+    for (int i = 0; i < 4; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "l%d", i);
+        span_t s = sp(strdup(id), i == 3 ? "m" : "n", NULL, SPAN_KIND_LLM, i, i + 1);
+        s.model = "claude-sonnet-4-5";
+        s.input_tokens = inputs[i];
+        s.output_tokens = 600;
+        add(t, s);
+        free((void *)s.span_id);
+    }
+    pricing_t *pricing = test_pricing();
+    profile_t *p = compute(t, pricing);
+    const profile_recommendation_t *r = rec(p, RECOMMENDATION_REDUCE_CONTEXT);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->node_ids[0], "m");
+    ck_assert_int_eq(r->savings.tokens, 39000);
+    ck_assert_double_eq_tol(r->savings.cost_usd, 0.117, 1e-12);
+    profile_free(p);
+    pricing_free(pricing);
+    trace_free(t);
+}
+END_TEST
+
+/* The same spans in any order give the same profile. */
+START_TEST(order_independent) {
+    trace_t *t1 = load_fixture("code_review_dag.jsonl");
+    trace_t *t2 = trace_new();
+    char err[128];
+    for (size_t i = trace_span_count(t1); i-- > 0;)
+        ck_assert_int_eq(trace_add_span(t2, trace_span(t1, i), err, sizeof(err)), TRACE_ADD_OK);
+    pricing_t *pricing = test_pricing();
+    profile_t *a = compute(t1, pricing), *b = compute(t2, pricing);
+    ck_assert_int_eq(a->summary.ideal_wall_us, b->summary.ideal_wall_us);
+    ck_assert_double_eq(a->summary.cost_usd, b->summary.cost_usd);
+    ck_assert_uint_eq(a->recommendation_count, b->recommendation_count);
+    for (size_t i = 0; i < a->node_count; i++) {
+        ck_assert_str_eq(a->nodes[i].node_id, b->nodes[i].node_id);
+        ck_assert_int_eq(a->nodes[i].slack_us, b->nodes[i].slack_us);
+        ck_assert_int_eq(a->nodes[i].status, b->nodes[i].status);
+    }
+    for (size_t i = 0; i < a->recommendation_count; i++) {
+        ck_assert_int_eq(a->recommendations[i].type, b->recommendations[i].type);
+        ck_assert_double_eq(a->recommendations[i].savings.cost_usd, b->recommendations[i].savings.cost_usd);
+    }
+    profile_free(a);
+    profile_free(b);
+    pricing_free(pricing);
+    trace_free(t1);
+    trace_free(t2);
+}
+END_TEST
+
+static Suite *profile_suite(void) {
+    Suite *s = suite_create("profile");
+    TCase *tc = tcase_create("figures");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, example_dag_figures);
+    tcase_add_test(tc, diamond);
+    tcase_add_test(tc, critical_path_ties);
+    tcase_add_test(tc, chain_inferred);
+    tcase_add_test(tc, inferred_ties);
+    tcase_add_test(tc, fan_out_100);
+    tcase_add_test(tc, retries);
+    tcase_add_test(tc, cached_token_pricing);
+    tcase_add_test(tc, pricing_rules);
+    tcase_add_test(tc, invalid_and_duplicate_spans);
+    tcase_add_test(tc, unknown_dependency_and_cycle);
+    tcase_add_test(tc, orphans_and_parent_cycles);
+    tcase_add_test(tc, single_span_and_empty);
+    tcase_add_test(tc, strange_strings);
+    tcase_add_test(tc, large_chain);
+    tcase_add_test(tc, parallelize_saving);
+    tcase_add_test(tc, restructure_saving);
+    tcase_add_test(tc, batch_saving);
+    tcase_add_test(tc, reduce_context_saving);
+    tcase_add_test(tc, order_independent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(profile_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
