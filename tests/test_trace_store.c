@@ -1,0 +1,343 @@
+/* test_trace_store.c -- the Redis trace store against a real redis-server.
+ *
+ * Time is passed in explicitly (now_ms), so due times are exact and nothing
+ * here waits on the clock. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "trace_store.h"
+
+static harness_redis_t *redis;
+
+static void setup(void) {
+    char err[256];
+    redis = harness_redis_start(NULL, err, sizeof(err));
+    ck_assert_msg(redis != NULL, "redis: %s", err);
+}
+
+static void teardown(void) {
+    harness_redis_free(redis);
+    redis = NULL;
+}
+
+static trace_store_options_t options(void) {
+    trace_store_options_t o;
+    memset(&o, 0, sizeof(o));
+    o.host = "127.0.0.1";
+    o.port = harness_redis_port(redis);
+    o.timeout_ms = 5000;
+    o.prefix = "t";
+    o.topic = "spans";
+    o.grace_ms = 2000;
+    o.idle_timeout_ms = 60000;
+    o.ttl_s = 3600;
+    o.max_spans_per_trace = 1000;
+    o.max_bytes_per_trace = 1 << 20;
+    o.max_open_traces = 1000;
+    return o;
+}
+
+static trace_store_t *open_store(const trace_store_options_t *o) {
+    char err[256];
+    trace_store_t *s = trace_store_new(o, err, sizeof(err));
+    ck_assert_msg(s != NULL, "trace_store_new: %s", err);
+    return s;
+}
+
+static trace_store_span_t span(int32_t partition, const char *trace, const char *id, int is_run,
+                               const char *blob) {
+    return (trace_store_span_t){partition, trace, id, is_run, blob, strlen(blob)};
+}
+
+static void append(trace_store_t *s, const trace_store_span_t *spans, size_t n, int64_t now,
+                   trace_store_outcome_t *out) {
+    char err[256];
+    ck_assert_msg(trace_store_append(s, spans, n, now, out, err, sizeof(err)) == 0, "append: %s", err);
+}
+
+static size_t due(trace_store_t *s, int32_t partition, int64_t now, trace_store_ref_t **refs) {
+    char err[256];
+    size_t n = 0;
+    ck_assert_msg(trace_store_due(s, &partition, 1, now, 100, refs, &n, err, sizeof(err)) == 0, "due: %s", err);
+    return n;
+}
+
+START_TEST(append_dedup_due_load_finish) {
+    trace_store_options_t o = options();
+    trace_store_t *s = open_store(&o);
+    trace_store_span_t batch[3] = {span(3, "A", "s1", 0, "one"), span(3, "A", "run", 1, "two"),
+                                   span(3, "B", "s1", 0, "three")};
+    trace_store_outcome_t out[3];
+    append(s, batch, 3, 1000, out);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    ck_assert_int_eq(out[1], TRACE_STORE_ADDED);
+    ck_assert_int_eq(out[2], TRACE_STORE_ADDED);
+    append(s, batch, 3, 1500, out); /* a replay */
+    ck_assert_int_eq(out[0], TRACE_STORE_DUPLICATE);
+    ck_assert_int_eq(out[1], TRACE_STORE_DUPLICATE);
+    ck_assert_int_eq(out[2], TRACE_STORE_DUPLICATE);
+
+    /* A has its run span: due at 1000 + grace; B waits for the idle timeout */
+    trace_store_ref_t *refs;
+    ck_assert_uint_eq(due(s, 3, 2999, &refs), 0);
+    trace_store_refs_free(refs, 0);
+    ck_assert_uint_eq(due(s, 3, 3000, &refs), 1);
+    ck_assert_str_eq(refs[0].trace_id, "A");
+    ck_assert_int_eq(refs[0].partition, 3);
+    trace_store_refs_free(refs, 1);
+    ck_assert_uint_eq(due(s, 3, 61000, &refs), 2);
+    trace_store_refs_free(refs, 2);
+    ck_assert_uint_eq(due(s, 4, 99999999, &refs), 0); /* another partition's schedule */
+    trace_store_refs_free(refs, 0);
+
+    int64_t open = 0;
+    char err[256];
+    ck_assert_int_eq(trace_store_open_count(s, 3, &open, err, sizeof(err)), 0);
+    ck_assert_int_eq(open, 2);
+
+    /* load A, leased until 10000: not due meanwhile */
+    trace_store_ref_t ref = {3, "A"};
+    trace_store_trace_t *t;
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 10000, &t, err, sizeof(err)), 0);
+    ck_assert(t[0].exists);
+    ck_assert_int_eq(t[0].gen, 2);
+    ck_assert_int_eq(t[0].revision, 0);
+    ck_assert(t[0].has_run);
+    ck_assert_uint_eq(t[0].span_count, 2);
+    int seen = 0;
+    for (size_t i = 0; i < 2; i++) {
+        if (t[0].blob_lens[i] == 3 && memcmp(t[0].blobs[i], "one", 3) == 0)
+            seen |= 1;
+        if (t[0].blob_lens[i] == 3 && memcmp(t[0].blobs[i], "two", 3) == 0)
+            seen |= 2;
+    }
+    ck_assert_int_eq(seen, 3);
+    ck_assert_uint_eq(due(s, 3, 9999, &refs), 0); /* A leased, B not idle long enough */
+    trace_store_refs_free(refs, 0);
+
+    /* published: A leaves the schedule, next revision is 1 */
+    trace_store_done_t done = {3, "A", t[0].gen, t[0].revision, 1};
+    ck_assert_int_eq(trace_store_finish(s, &done, 1, 4000, err, sizeof(err)), 0);
+    trace_store_traces_free(t, 1);
+    ck_assert_uint_eq(due(s, 3, 59999, &refs), 0);
+    trace_store_refs_free(refs, 0);
+
+    /* a late span: due again after the grace period, as revision 1 with all spans */
+    trace_store_span_t late = span(3, "A", "late", 0, "four");
+    append(s, &late, 1, 5000, out);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    ck_assert_uint_eq(due(s, 3, 7000, &refs), 1);
+    trace_store_refs_free(refs, 1);
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 20000, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].revision, 1);
+    ck_assert_int_eq(t[0].gen, 3);
+    ck_assert_uint_eq(t[0].span_count, 3);
+
+    /* a span arrives while revision 1 is being published: the lease holds it
+     * back, and finishing makes it due after the grace period */
+    trace_store_span_t later = span(3, "A", "later", 0, "five");
+    append(s, &later, 1, 8000, out);
+    ck_assert_uint_eq(due(s, 3, 19999, &refs), 0);
+    trace_store_refs_free(refs, 0);
+    done = (trace_store_done_t){3, "A", t[0].gen, t[0].revision, 1};
+    ck_assert_int_eq(trace_store_finish(s, &done, 1, 9000, err, sizeof(err)), 0);
+    trace_store_traces_free(t, 1);
+    ck_assert_uint_eq(due(s, 3, 10999, &refs), 0);
+    trace_store_refs_free(refs, 0);
+    ck_assert_uint_eq(due(s, 3, 11000, &refs), 1);
+    trace_store_refs_free(refs, 1);
+
+    /* a publication that failed: due again after the retry delay, same revision */
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 50000, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].revision, 2);
+    done = (trace_store_done_t){3, "A", t[0].gen, t[0].revision, 0};
+    ck_assert_int_eq(trace_store_finish(s, &done, 1, 12000, err, sizeof(err)), 0);
+    trace_store_traces_free(t, 1);
+    ck_assert_uint_eq(due(s, 3, 12000 + TRACE_STORE_RETRY_MS - 1, &refs), 0);
+    trace_store_refs_free(refs, 0);
+    ck_assert_uint_eq(due(s, 3, 12000 + TRACE_STORE_RETRY_MS, &refs), 1);
+    trace_store_refs_free(refs, 1);
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 50000, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].revision, 2);
+    trace_store_traces_free(t, 1);
+    trace_store_free(s);
+}
+END_TEST
+
+START_TEST(limits) {
+    trace_store_options_t o = options();
+    o.max_spans_per_trace = 2;
+    o.max_open_traces = 1;
+    trace_store_t *s = open_store(&o);
+    trace_store_span_t batch[4] = {span(0, "A", "a", 0, "x"), span(0, "A", "b", 0, "x"),
+                                   span(0, "A", "c", 0, "x"), span(0, "B", "a", 0, "x")};
+    trace_store_outcome_t out[4];
+    append(s, batch, 4, 0, out);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    ck_assert_int_eq(out[1], TRACE_STORE_ADDED);
+    ck_assert_int_eq(out[2], TRACE_STORE_OVER_LIMIT);
+    ck_assert_int_eq(out[3], TRACE_STORE_TOO_MANY_OPEN);
+    trace_store_ref_t ref = {0, "A"};
+    trace_store_trace_t *t;
+    char err[256];
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].dropped, 1);
+    ck_assert_uint_eq(t[0].span_count, 2);
+    trace_store_traces_free(t, 1);
+    trace_store_free(s);
+
+    o = options();
+    o.max_bytes_per_trace = 10;
+    s = open_store(&o);
+    trace_store_span_t big[2] = {span(1, "C", "a", 0, "123456"), span(1, "C", "b", 0, "123456")};
+    append(s, big, 2, 0, out);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    ck_assert_int_eq(out[1], TRACE_STORE_OVER_LIMIT);
+    trace_store_free(s);
+}
+END_TEST
+
+/* Keys expire, and live under one hash tag per partition (Redis Cluster). */
+START_TEST(ttl_and_key_layout) {
+    trace_store_options_t o = options();
+    o.ttl_s = 120;
+    trace_store_t *s = open_store(&o);
+    trace_store_span_t one = span(7, "T", "a", 0, "x");
+    trace_store_outcome_t out[1];
+    append(s, &one, 1, 0, out);
+    char err[256];
+    redisContext *c = harness_redis_connect(redis, err, sizeof(err));
+    ck_assert_ptr_nonnull(c);
+    redisReply *r = redisCommand(c, "TTL t:{spans:7}:s:T");
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    ck_assert(r->integer > 100 && r->integer <= 120);
+    freeReplyObject(r);
+    r = redisCommand(c, "TTL t:{spans:7}:m:T");
+    ck_assert(r->integer > 100 && r->integer <= 120);
+    freeReplyObject(r);
+    r = redisCommand(c, "ZSCORE t:{spans:7}:due T");
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    ck_assert_str_eq(r->str, "60000");
+    freeReplyObject(r);
+    /* the spans expired: loading drops the trace from the schedule */
+    freeReplyObject(redisCommand(c, "DEL t:{spans:7}:s:T t:{spans:7}:m:T"));
+    trace_store_ref_t ref = {7, "T"};
+    trace_store_trace_t *t;
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
+    ck_assert(!t[0].exists);
+    trace_store_traces_free(t, 1);
+    r = redisCommand(c, "ZCARD t:{spans:7}:due");
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+    redisFree(c);
+    trace_store_free(s);
+}
+END_TEST
+
+/* One pipelined round trip per batch, whatever its size. */
+START_TEST(round_trips_per_batch) {
+    trace_store_options_t o = options();
+    trace_store_t *s = open_store(&o);
+    enum { N = 1000 };
+    static trace_store_span_t spans[N];
+    static char ids[N][16], traces[N][16];
+    static trace_store_outcome_t out[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], 16, "s%d", i);
+        snprintf(traces[i], 16, "t%d", i % 50);
+        spans[i] = span((i % 50) % 4, traces[i], ids[i], 0, "blob");
+    }
+    uint64_t before = trace_store_round_trips(s);
+    append(s, spans, N, 0, out);
+    ck_assert_uint_eq(trace_store_round_trips(s) - before, 1);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(out[i], TRACE_STORE_ADDED);
+    int32_t parts[4] = {0, 1, 2, 3};
+    trace_store_ref_t *refs;
+    size_t n;
+    char err[256];
+    before = trace_store_round_trips(s);
+    ck_assert_int_eq(trace_store_due(s, parts, 4, 1000000, 1000, &refs, &n, err, sizeof(err)), 0);
+    ck_assert_uint_eq(n, 50);
+    trace_store_trace_t *t;
+    ck_assert_int_eq(trace_store_load(s, refs, n, 2000000, &t, err, sizeof(err)), 0);
+    ck_assert_uint_eq(trace_store_round_trips(s) - before, 2);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += t[i].span_count;
+    ck_assert_uint_eq(total, N);
+    trace_store_traces_free(t, n);
+    trace_store_refs_free(refs, n);
+    trace_store_free(s);
+}
+END_TEST
+
+/* A restarted Redis has lost our scripts: the store reconnects and reloads them. */
+START_TEST(redis_restart_and_unreachable) {
+    char err[256];
+    harness_redis_options_t ho = {true, NULL};
+    harness_redis_free(redis);
+    redis = harness_redis_start(&ho, err, sizeof(err));
+    ck_assert_msg(redis != NULL, "%s", err);
+    trace_store_options_t o = options();
+    trace_store_t *s = open_store(&o);
+    trace_store_span_t one = span(0, "A", "a", 1, "x");
+    trace_store_outcome_t out[1];
+    append(s, &one, 1, 0, out);
+    ck_assert_int_eq(harness_redis_restart(redis, 100, err, sizeof(err)), 0);
+    /* the first call after the restart may see the dropped connection; the
+     * store reconnects, reloads its scripts, and the retry succeeds */
+    int rc = trace_store_append(s, &one, 1, 0, out, err, sizeof(err));
+    if (rc != 0)
+        rc = trace_store_append(s, &one, 1, 0, out, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(out[0], TRACE_STORE_DUPLICATE); /* persisted across the restart */
+    harness_redis_stop(redis);
+    ck_assert_int_eq(trace_store_append(s, &one, 1, 0, out, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "redis 127.0.0.1:") != NULL, "%s", err);
+    trace_store_free(s);
+
+    o.port = harness_free_port();
+    ck_assert_ptr_null(trace_store_new(&o, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "cannot connect") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(password) {
+    char err[256];
+    harness_redis_options_t ho = {false, "s3cret"};
+    harness_redis_free(redis);
+    redis = harness_redis_start(&ho, err, sizeof(err));
+    ck_assert_msg(redis != NULL, "%s", err);
+    trace_store_options_t o = options();
+    ck_assert_ptr_null(trace_store_new(&o, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "NOAUTH") != NULL, "%s", err);
+    o.password = "wrong";
+    ck_assert_ptr_null(trace_store_new(&o, err, sizeof(err)));
+    o.password = "s3cret";
+    trace_store_t *s = open_store(&o);
+    trace_store_free(s);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("trace_store");
+    TCase *tc = tcase_create("redis");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, append_dedup_due_load_finish);
+    tcase_add_test(tc, limits);
+    tcase_add_test(tc, ttl_and_key_layout);
+    tcase_add_test(tc, round_trips_per_batch);
+    tcase_add_test(tc, redis_restart_and_unreachable);
+    tcase_add_test(tc, password);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
