@@ -140,10 +140,20 @@ static int candidate_cmp(const void *x, const void *y) {
     return a->node < b->node ? -1 : a->node > b->node;
 }
 
-/* Keep the best ADVICE_MAX_PER_TYPE of `count` candidates, sorted. */
+/* Keep the best ADVICE_MAX_PER_TYPE of `count` candidates, sorted, at the
+ * front: a selection pass, linear in count, instead of sorting them all. */
 static size_t top_candidates(candidate_t *c, size_t count) {
-    qsort(c, count, sizeof(*c), candidate_cmp);
-    return count < ADVICE_MAX_PER_TYPE ? count : ADVICE_MAX_PER_TYPE;
+    size_t top = count < ADVICE_MAX_PER_TYPE ? count : ADVICE_MAX_PER_TYPE;
+    for (size_t i = 0; i < top; i++) {
+        size_t best = i;
+        for (size_t j = i + 1; j < count; j++)
+            if (candidate_cmp(&c[j], &c[best]) < 0)
+                best = j;
+        candidate_t tmp = c[i];
+        c[i] = c[best];
+        c[best] = tmp;
+    }
+    return top;
 }
 
 /* ---- bottlenecks ------------------------------------------------------------ */
@@ -458,9 +468,35 @@ static int cost_candidate_cmp(const void *x, const void *y) {
     return strcmp(a->model, b->model);
 }
 
-static int int64_cmp(const void *x, const void *y) {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return a < b ? -1 : a > b;
+/* The k-th smallest of v[0..n) (quickselect, linear on average); reorders v. */
+static int64_t int64_select(int64_t *v, size_t n, size_t k) {
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                int64_t tmp = v[i];
+                v[i] = v[j];
+                v[j] = tmp;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break;
+    }
+    return v[k];
 }
 
 static const char *call_model(const dag_llm_call_t *c) {
@@ -469,9 +505,8 @@ static const char *call_model(const dag_llm_call_t *c) {
 
 static int call_by_model_cmp(const void *x, const void *y) {
     const dag_llm_call_t *a = x, *b = y;
-    int rc = strcmp(call_model(a), call_model(b));
-    if (rc)
-        return rc;
+    if (a->model != b->model) /* same name, same index */
+        return a->model < b->model ? -1 : 1;
     if (a->span->start_us != b->span->start_us)
         return a->span->start_us < b->span->start_us ? -1 : 1;
     return strcmp(a->span->span_id, b->span->span_id);
@@ -494,35 +529,34 @@ static int recommend_model_costs(advice_t *a) {
 
     for (size_t i = 0; i < dag->call_count; i++)
         inputs[i] = dag->all_calls[i].span->input_tokens;
-    qsort(inputs, dag->call_count, sizeof(int64_t), int64_cmp);
-    int64_t median = dag->call_count ? inputs[dag->call_count / 2] : 0;
+    int64_t median = dag->call_count ? int64_select(inputs, dag->call_count, dag->call_count / 2) : 0;
 
     for (size_t k = 0; k < a->nn; k++) {
         size_t b = dag->call_off[k], e = dag->call_off[k + 1];
         if (b == e)
             continue;
         memcpy(group, dag->calls + b, (e - b) * sizeof(*group));
-        qsort(group, e - b, sizeof(*group), call_by_model_cmp);
+        if (e - b > 1)
+            qsort(group, e - b, sizeof(*group), call_by_model_cmp);
         for (size_t g = 0; g < e - b;) {
             size_t h = g;
             const char *model = call_model(&group[g]);
-            while (h < e - b && strcmp(call_model(&group[h]), model) == 0)
+            while (h < e - b && group[h].model == group[g].model)
                 h++;
-            pricing_price_t price;
-            int priced = group[g].priced && pricing_lookup(dag->pricing, model, &price) == 0;
+            const dag_model_t *dm = &dag->models[group[g].model];
+            int priced = dm->priced;
+            pricing_price_t price = dm->price;
 
             /* model_downgrade: short answers from a model with a cheaper sibling */
-            const char *cheaper = priced ? pricing_downgrade(dag->pricing, model) : NULL;
-            pricing_price_t cheap_price;
-            if (cheaper && pricing_lookup(dag->pricing, cheaper, &cheap_price) == 0) {
-                cost_candidate_t c = {0, 0, k, model, cheaper, 0, t->downgrade_max_output_tokens};
+            if (dm->cheaper) {
+                cost_candidate_t c = {0, 0, k, model, dm->cheaper, 0, t->downgrade_max_output_tokens};
                 for (size_t i = g; i < h; i++) {
                     const span_t *s = group[i].span;
                     if (s->output_tokens > t->downgrade_max_output_tokens)
                         continue;
                     c.calls++;
                     c.saving_usd += group[i].cost_usd -
-                                    pricing_cost_usd(&cheap_price, s->input_tokens, s->output_tokens,
+                                    pricing_cost_usd(&dm->cheaper_price, s->input_tokens, s->output_tokens,
                                                      s->cache_read_tokens, s->cache_write_tokens);
                 }
                 if (c.calls && c.saving_usd > 0)

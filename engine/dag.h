@@ -11,7 +11,17 @@ typedef struct dag_llm_call {
     const span_t *span;
     double cost_usd;
     int priced;
+    size_t model;  /* index into dag.models */
 } dag_llm_call_t;
+
+/* A distinct model name of the trace, priced once. */
+typedef struct dag_model {
+    const char *name;
+    int priced;
+    pricing_price_t price;
+    const char *cheaper;         /* downgrade target, when it is priced too */
+    pricing_price_t cheaper_price;
+} dag_model_t;
 
 typedef struct dag {
     profile_t *profile;    /* being filled */
@@ -35,6 +45,8 @@ typedef struct dag {
     /* llm calls per node, in start order: calls[call_off[k] .. call_off[k + 1]) */
     size_t *call_off;
     dag_llm_call_t *calls;
+    dag_model_t *models;
+    size_t model_count;
     size_t call_count;          /* all llm calls of the trace, in node or not */
     dag_llm_call_t *all_calls;  /* every llm call of the trace */
 

@@ -179,6 +179,10 @@ const span_t *trace_span(const trace_t *trace, size_t index) {
     return index < trace->span_count ? &trace->spans[index] : NULL;
 }
 
+int trace_find_span(const trace_t *trace, const char *span_id, size_t *index) {
+    return strmap_get(&trace->by_span_id, span_id, index);
+}
+
 size_t trace_warning_count(const trace_t *trace) {
     return trace->warning_count;
 }

@@ -37,6 +37,9 @@ void trace_add_warning(trace_t *trace, const char *warning);
 size_t trace_span_count(const trace_t *trace);
 const span_t *trace_span(const trace_t *trace, size_t index);
 
+/* 1 and *index set when the trace holds a span with this id, else 0. */
+int trace_find_span(const trace_t *trace, const char *span_id, size_t *index);
+
 size_t trace_warning_count(const trace_t *trace);
 const char *trace_warning(const trace_t *trace, size_t index);
 /* Warnings past the first 100 are only counted. */
