@@ -396,7 +396,7 @@ done:
 
 /* ---- due traces: load, profile, publish ----------------------------------------------- */
 
-static int stream_profile_one(stream_t *s, const trace_store_trace_t *t) {
+static int stream_profile_one(stream_t *s, const trace_store_trace_t *t, int64_t due_ms) {
     char err[512];
     int rc = -1;
     trace_t *trace = trace_new();
@@ -462,7 +462,12 @@ static int stream_profile_one(stream_t *s, const trace_store_trace_t *t) {
         produced++;
     }
     buf_free(&rec);
-    if (stream_produce(s, s->opt->topic_profiles, profile->dag_id, s->scratch.data, s->scratch.len, pub, NULL) != 0) {
+    /* when the trace became due, for end-to-end latency measurements */
+    rd_kafka_headers_t *headers = rd_kafka_headers_new(1);
+    char due_text[32];
+    snprintf(due_text, sizeof(due_text), "%lld", (long long)due_ms);
+    rd_kafka_header_add(headers, "dagprof.due.ms", -1, due_text, -1);
+    if (stream_produce(s, s->opt->topic_profiles, profile->dag_id, s->scratch.data, s->scratch.len, pub, headers) != 0) {
         pub->failed = 1;
         pub->pending--;
     }
@@ -548,7 +553,7 @@ static void stream_process_due(stream_t *s) {
     for (size_t i = 0; i < count; i++) {
         if (!traces[i].exists)
             continue;
-        int rc = stream_profile_one(s, &traces[i]);
+        int rc = stream_profile_one(s, &traces[i], refs[i].due_ms);
         if (rc != 0 && nothing)
             nothing[n_nothing++] = (trace_store_done_t){traces[i].partition, traces[i].trace_id,
                                                         traces[i].gen, traces[i].revision, rc == 1};

@@ -507,11 +507,12 @@ int trace_store_due(trace_store_t *store, const int32_t *partitions, size_t part
     const char *now = pipeline_printf(&pl, "%lld", (long long)now_ms);
     const char *limit = pipeline_printf(&pl, "%zu", max);
     for (size_t i = 0; i < partition_count; i++) {
-        size_t slot = pipeline_command(&pl, 7);
+        size_t slot = pipeline_command(&pl, 8);
         pipeline_str(&pl, slot, "ZRANGEBYSCORE");
         pipeline_str(&pl, slot, key_of(store, &pl, partitions[i], "due", NULL));
         pipeline_str(&pl, slot, "-inf");
         pipeline_str(&pl, slot, now);
+        pipeline_str(&pl, slot, "WITHSCORES");
         pipeline_str(&pl, slot, "LIMIT");
         pipeline_str(&pl, slot, "0");
         pipeline_str(&pl, slot, limit);
@@ -520,13 +521,14 @@ int trace_store_due(trace_store_t *store, const int32_t *partitions, size_t part
         goto done;
     size_t total = 0;
     for (size_t i = 0; i < partition_count; i++)
-        total += replies[i]->type == REDIS_REPLY_ARRAY ? replies[i]->elements : 0;
+        total += replies[i]->type == REDIS_REPLY_ARRAY ? replies[i]->elements / 2 : 0;
     refs = calloc(total + 1, sizeof(*refs));
     if (!refs)
         goto oom_replies;
     for (size_t i = 0; i < partition_count && n < max; i++)
-        for (size_t j = 0; replies[i]->type == REDIS_REPLY_ARRAY && j < replies[i]->elements && n < max; j++) {
+        for (size_t j = 0; replies[i]->type == REDIS_REPLY_ARRAY && j + 1 < replies[i]->elements && n < max; j += 2) {
             refs[n].partition = partitions[i];
+            refs[n].due_ms = strtoll(replies[i]->element[j + 1]->str, NULL, 10);
             refs[n].trace_id = strndup(replies[i]->element[j]->str, replies[i]->element[j]->len);
             if (!refs[n++].trace_id)
                 goto oom_replies;

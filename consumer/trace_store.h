@@ -77,6 +77,7 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
 typedef struct trace_store_ref {
     int32_t partition;
     char *trace_id; /* owned by the array it is in */
+    int64_t due_ms; /* when it became due */
 } trace_store_ref_t;
 
 /* Traces due at now_ms in the given partitions, at most `max` in all.

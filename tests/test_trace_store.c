@@ -99,7 +99,7 @@ START_TEST(append_dedup_due_load_finish) {
     ck_assert_int_eq(open, 2);
 
     /* load A, leased until 10000: not due meanwhile */
-    trace_store_ref_t ref = {3, "A"};
+    trace_store_ref_t ref = {3, "A", 0};
     trace_store_trace_t *t;
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 10000, &t, err, sizeof(err)), 0);
     ck_assert(t[0].exists);
@@ -180,7 +180,7 @@ START_TEST(limits) {
     ck_assert_int_eq(out[1], TRACE_STORE_ADDED);
     ck_assert_int_eq(out[2], TRACE_STORE_OVER_LIMIT);
     ck_assert_int_eq(out[3], TRACE_STORE_TOO_MANY_OPEN);
-    trace_store_ref_t ref = {0, "A"};
+    trace_store_ref_t ref = {0, "A", 0};
     trace_store_trace_t *t;
     char err[256];
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
@@ -224,7 +224,7 @@ START_TEST(ttl_and_key_layout) {
     freeReplyObject(r);
     /* the spans expired: loading drops the trace from the schedule */
     freeReplyObject(redisCommand(c, "DEL t:{spans:7}:s:T t:{spans:7}:m:T"));
-    trace_store_ref_t ref = {7, "T"};
+    trace_store_ref_t ref = {7, "T", 0};
     trace_store_trace_t *t;
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
     ck_assert(!t[0].exists);
