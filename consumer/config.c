@@ -86,7 +86,7 @@ static const option_def_t options[] = {
         "first segment of every Redis key"),
 
     INT(G_COMPLETION, "grace.ms", "2000", 0, 3600000,
-        "event time to wait after the run span for late children"),
+        "time to wait after the run span arrives, for late children"),
     INT(G_COMPLETION, "idle.timeout.ms", "60000", 1000, 86400000,
         "profile a trace without run span after this long without a new span"),
     INT(G_COMPLETION, "trace.ttl.s", "86400", 60, 2592000,
@@ -110,7 +110,7 @@ static const option_def_t options[] = {
     DBL(G_LOADGEN, "loadgen.rate", "0", 0, DNOMAX, "spans per second; 0 = unlimited"),
     INT(G_LOADGEN, "loadgen.seed", "1", INT64_MIN, NOMAX,
         "random seed; a seed always produces the same runs"),
-    INT(G_LOADGEN, "loadgen.concurrency", "50", 1, 100000, "runs in flight at once"),
+    INT(G_LOADGEN, "loadgen.concurrency", "50", 1, 10000, "runs in flight at once"),
     DBL(G_LOADGEN, "loadgen.late.fraction", "0.02", 0, 1,
         "share of spans sent after their run span"),
     STR(G_LOADGEN, "loadgen.output", "kafka", "kafka|FILE|-", OPT_NONEMPTY,

@@ -88,6 +88,7 @@ static int cmd_profile(const config_t *cfg) {
     setup_thresholds(cfg, &opt.thresholds);
     opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
     opt.now_us = now_us();
+    opt.max_string_bytes = (size_t)config_get_int(cfg, "limit.string.bytes");
     opt.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     int rc = 0;
     for (size_t i = 0; i < config_positional_count(cfg); i++) {
@@ -105,6 +106,13 @@ static int cmd_run(const config_t *cfg) {
     char err[1024];
     stream_options_t opt;
     memset(&opt, 0, sizeof(opt));
+    if (config_get_bool(cfg, "redis.tls")) {
+        /* hiredis 0.14, the version Debian ships, has no TLS */
+        log_event(LOG_ERROR, "config_invalid",
+                  "error=\"redis.tls: this build's hiredis has no TLS; reach Redis through a TLS "
+                  "tunnel (stunnel, spiped) on loopback\"");
+        return 2;
+    }
     pricing_t *pricing = setup_pricing(cfg, err, sizeof(err));
     if (!pricing) {
         log_event(LOG_ERROR, "config_invalid", "error=\"%s\"", err);

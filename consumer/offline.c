@@ -20,6 +20,7 @@ typedef struct offline_state {
     size_t bad_count, bad_total;
     size_t rejected;
     const char *path;
+    size_t max_string_bytes;
     int oom;
 } offline_state_t;
 
@@ -41,6 +42,8 @@ static int offline_on_span(void *opaque, const span_t *span) {
         }
         char *id = strdup(span->trace_id);
         trace_t *trace = trace_new();
+        if (trace && st->max_string_bytes)
+            trace_set_max_string_bytes(trace, st->max_string_bytes);
         if (!id || !trace || strmap_put(&st->by_trace_id, id, st->count, NULL) < 0) {
             free(id);
             trace_free(trace);
@@ -91,6 +94,7 @@ int offline_profile_file(const char *path, const offline_options_t *options, FIL
     offline_state_t st;
     memset(&st, 0, sizeof(st));
     st.path = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    st.max_string_bytes = options->max_string_bytes;
     buf_t text = BUF_INIT;
     memset(result, 0, sizeof(*result));
     st.bad = calloc(100, sizeof(*st.bad));

@@ -22,6 +22,7 @@ typedef struct offline_options {
     int64_t now_us;      /* profiled_at_us */
     bool ascii;          /* text report without Unicode */
     bool color;
+    size_t max_string_bytes; /* 0: the engine's default */
 } offline_options_t;
 
 typedef struct offline_result {

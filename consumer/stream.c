@@ -50,6 +50,7 @@ typedef struct stream {
     size_t owned_count;
     int paused;           /* consumption paused while Redis is unavailable */
     int fatal;            /* stop: a message could not be kept */
+    volatile int brokers_down; /* every broker unreachable: do not wait to leave the group */
     publication_t *done;  /* delivered or failed, to finish in Redis */
     rd_kafka_message_t **held; /* fetched while Redis was down, not yet stored */
     size_t held_count, held_cap;
@@ -345,6 +346,11 @@ static int stream_consume_batch(stream_t *s) {
         }
     }
     metrics_observe_batch(s->metrics, (size_t)n);
+    if (s->brokers_down && !from_held) {
+        s->brokers_down = 0;
+        if (!s->paused)
+            metrics_set_health(s->metrics, 1, NULL);
+    }
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
         if (m->err) {
@@ -404,6 +410,7 @@ static int stream_profile_one(stream_t *s, const trace_store_trace_t *t, int64_t
     publication_t *pub = NULL;
     if (!trace)
         goto done;
+    trace_set_max_string_bytes(trace, (size_t)s->opt->max_string_bytes);
     for (size_t i = 0; i < t->span_count; i++) {
         span_t span;
         if (span_codec_decode_avro(s->codec, t->blobs[i], t->blob_lens[i], &span, err, sizeof(err)) != 0) {
@@ -592,6 +599,17 @@ static void stream_metrics_poll(stream_t *s) {
     metrics_set_redis_round_trips(s->metrics, trace_store_round_trips(s->store), trace_store_commands(s->store));
 }
 
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    (void)rk;
+    stream_t *s = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        s->brokers_down = 1;
+        metrics_set_health(s->metrics, 0, "all Kafka brokers are down");
+    }
+    char quoted[512];
+    log_event(LOG_WARN, "kafka_error", "error=\"%s\"", log_quote(reason, quoted, sizeof(quoted)));
+}
+
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     (void)rk;
     stream_t *s = opaque;
@@ -636,6 +654,7 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     rd_kafka_conf_set_opaque(cconf, &s);
     rd_kafka_conf_set_rebalance_cb(cconf, on_rebalance);
     rd_kafka_conf_set_stats_cb(cconf, on_stats);
+    rd_kafka_conf_set_error_cb(cconf, on_kafka_error);
     char interval[32];
     size_t isz = sizeof(interval);
     if (rd_kafka_conf_get(cconf, "statistics.interval.ms", interval, &isz) == RD_KAFKA_CONF_OK &&
@@ -677,11 +696,13 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
 
     /* shutdown: publish what is in flight, end its leases, commit, leave */
     log_event(LOG_INFO, "stopping", "in_flight=%zu", s.in_flight);
-    rd_kafka_flush(s.producer, 30000);
+    rd_kafka_flush(s.producer, s.brokers_down ? 2000 : 30000);
     stream_finish_done(&s);
-    rd_kafka_resp_err_t cerr = rd_kafka_commit(s.consumer, NULL, 0);
-    if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        log_event(LOG_WARN, "commit_failed", "error=\"%s\"", rd_kafka_err2str(cerr));
+    if (!s.brokers_down) {
+        rd_kafka_resp_err_t cerr = rd_kafka_commit(s.consumer, NULL, 0);
+        if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log_event(LOG_WARN, "commit_failed", "error=\"%s\"", rd_kafka_err2str(cerr));
+    }
     rc = 0;
     if (s.fatal) {
         snprintf(errstr, errstr_size, "out of memory holding messages during a Redis outage");
@@ -691,8 +712,18 @@ fail:
     if (s.queue)
         rd_kafka_queue_destroy(s.queue);
     if (s.consumer) {
-        rd_kafka_consumer_close(s.consumer);
-        rd_kafka_destroy(s.consumer);
+        if (s.brokers_down) {
+            /* Leaving the group needs a broker; without one, close would wait
+             * for timeouts. Spans stored since the last commit are replayed
+             * by the next owner and deduplicated. */
+            log_event(LOG_WARN, "leaving_without_close", "reason=\"all brokers down\"");
+            rd_kafka_destroy_flags(s.consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        } else {
+            rd_kafka_resp_err_t cerr = rd_kafka_consumer_close(s.consumer);
+            if (cerr)
+                log_event(LOG_WARN, "close_failed", "error=\"%s\"", rd_kafka_err2str(cerr));
+            rd_kafka_destroy(s.consumer);
+        }
     }
     if (s.producer) {
         rd_kafka_flush(s.producer, 5000);

@@ -23,12 +23,14 @@ struct trace {
     size_t warning_cap;
     size_t warnings_dropped;
     int cut_strings_reported;
+    size_t max_string;
 };
 
 trace_t *trace_new(void) {
     trace_t *trace = calloc(1, sizeof(*trace));
     if (!trace)
         return NULL;
+    trace->max_string = TRACE_MAX_STRING_BYTES;
     trace->arena = arena_new();
     if (!trace->arena || strmap_init(&trace->by_span_id, 64) != 0)
         goto fail;
@@ -66,19 +68,17 @@ void trace_add_warning(trace_t *trace, const char *warning) {
         trace->warnings[trace->warning_count++] = copy;
 }
 
-/* Copy a string field, cutting it at TRACE_MAX_STRING_BYTES. */
+/* Copy a string field, cutting it at the trace's limit. */
 static const char *trace_copy_string(trace_t *trace, const char *text, int *failed) {
     if (!text)
         return NULL;
-    if (strnlen(text, TRACE_MAX_STRING_BYTES + 1) > TRACE_MAX_STRING_BYTES &&
-        !trace->cut_strings_reported) {
+    if (strnlen(text, trace->max_string + 1) > trace->max_string && !trace->cut_strings_reported) {
         trace->cut_strings_reported = 1;
         char warning[128];
-        snprintf(warning, sizeof(warning), "strings longer than %d bytes were cut",
-                 TRACE_MAX_STRING_BYTES);
+        snprintf(warning, sizeof(warning), "strings longer than %zu bytes were cut", trace->max_string);
         trace_add_warning(trace, warning);
     }
-    const char *copy = arena_strndup(trace->arena, text, TRACE_MAX_STRING_BYTES);
+    const char *copy = arena_strndup(trace->arena, text, trace->max_string);
     if (!copy)
         *failed = 1;
     return copy;
@@ -102,18 +102,27 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
     if (!in->span_id || !in->span_id[0])
         return trace_reject(trace, errstr, errstr_size, "span without span_id in trace %s%s, ignored",
                             in->trace_id, NULL);
-    if (trace->trace_id && strncmp(trace->trace_id, in->trace_id, TRACE_MAX_STRING_BYTES) != 0)
+    if (trace->trace_id && strncmp(trace->trace_id, in->trace_id, trace->max_string) != 0)
         return trace_reject(trace, errstr, errstr_size, "span %s belongs to trace %s, ignored",
                             in->span_id, in->trace_id);
     if (in->end_us < in->start_us)
         return trace_reject(trace, errstr, errstr_size, "span %s: end_us < start_us, ignored",
                             in->span_id, NULL);
     size_t existing;
-    char id_probe[TRACE_MAX_STRING_BYTES + 1];
-    snprintf(id_probe, sizeof(id_probe), "%s", in->span_id);
-    if (strmap_get(&trace->by_span_id, id_probe, &existing)) {
+    int duplicate;
+    if (strnlen(in->span_id, trace->max_string + 1) > trace->max_string) {
+        /* the id is stored cut: look it up cut */
+        char *probe = strndup(in->span_id, trace->max_string);
+        if (!probe)
+            goto oom;
+        duplicate = strmap_get(&trace->by_span_id, probe, &existing);
+        free(probe);
+    } else {
+        duplicate = strmap_get(&trace->by_span_id, in->span_id, &existing);
+    }
+    if (duplicate) {
         if (errstr_size)
-            snprintf(errstr, errstr_size, "span %s: duplicate, first copy kept", id_probe);
+            snprintf(errstr, errstr_size, "span %.200s: duplicate, first copy kept", in->span_id);
         return TRACE_ADD_DUPLICATE;
     }
 
@@ -169,6 +178,10 @@ oom:
     if (errstr_size)
         snprintf(errstr, errstr_size, "out of memory adding span %s", in->span_id);
     return TRACE_ADD_INVALID;
+}
+
+void trace_set_max_string_bytes(trace_t *trace, size_t bytes) {
+    trace->max_string = bytes < 16 ? 16 : bytes;
 }
 
 size_t trace_span_count(const trace_t *trace) {

@@ -12,7 +12,8 @@
 
 typedef struct trace trace_t;
 
-/* Longest string kept from a span field; longer ones are cut with a warning. */
+/* Longest string kept from a span field by default; longer ones are cut with a
+ * warning. trace_set_max_string_bytes() changes it for one trace. */
 #define TRACE_MAX_STRING_BYTES 4096
 
 typedef enum trace_add_result {
@@ -24,6 +25,9 @@ typedef enum trace_add_result {
 /* Returns a new empty trace, or NULL when out of memory. Free with trace_free(). */
 trace_t *trace_new(void);
 void trace_free(trace_t *trace);
+
+/* Cut string fields of spans added from now on at `bytes` (at least 16). */
+void trace_set_max_string_bytes(trace_t *trace, size_t bytes);
 
 /* Copy `span` into the trace. */
 trace_add_result_t trace_add_span(trace_t *trace, const span_t *span,
