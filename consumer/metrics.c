@@ -141,7 +141,8 @@ void metrics_count(metrics_t *m, metric_counter_t c, uint64_t n) {
     pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_count_dead_letter(metrics_t *m, const char *kind) {
+uint64_t metrics_count_dead_letter(metrics_t *m, const char *kind) {
+    uint64_t count = 0;
     pthread_mutex_lock(&m->lock);
     size_t i = 0;
     while (i < m->dead_count && strcmp(m->dead[i].kind, kind) != 0)
@@ -149,8 +150,9 @@ void metrics_count_dead_letter(metrics_t *m, const char *kind) {
     if (i == m->dead_count && m->dead_count < METRICS_MAX_DEAD_KINDS)
         snprintf(m->dead[m->dead_count++].kind, sizeof(m->dead[0].kind), "%s", kind);
     if (i < m->dead_count)
-        m->dead[i].count++;
+        count = ++m->dead[i].count;
     pthread_mutex_unlock(&m->lock);
+    return count;
 }
 
 void metrics_set_gauge(metrics_t *m, metric_gauge_t g, double value) {

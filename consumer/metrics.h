@@ -40,7 +40,8 @@ metrics_t *metrics_new(const char *bind_address, int port, char *errstr, size_t 
 void metrics_free(metrics_t *metrics);
 
 void metrics_count(metrics_t *m, metric_counter_t counter, uint64_t n);
-void metrics_count_dead_letter(metrics_t *m, const char *kind);
+/* Returns how many of this kind there have been, this one included. */
+uint64_t metrics_count_dead_letter(metrics_t *m, const char *kind);
 void metrics_set_gauge(metrics_t *m, metric_gauge_t gauge, double value);
 void metrics_observe_batch(metrics_t *m, size_t messages);
 void metrics_observe_redis(metrics_t *m, double seconds);

@@ -182,10 +182,14 @@ static void stream_dead_letter(stream_t *s, const rd_kafka_message_t *m, const c
         rd_kafka_headers_destroy(h);
         log_event(LOG_ERROR, "dead_letter_failed", "error=\"%s\"", rd_kafka_err2str(err));
     }
+    /* logged once per kind at warn level, later ones at debug: the counter
+     * dagprof_spans_dead_lettered_total{reason} has the numbers */
     char quoted[512];
-    log_event(LOG_WARN, "span_rejected", "kind=%s partition=%d offset=%lld reason=\"%s\"", kind,
-              (int)m->partition, (long long)m->offset, log_quote(reason, quoted, sizeof(quoted)));
-    metrics_count_dead_letter(s->metrics, kind);
+    uint64_t seen = metrics_count_dead_letter(s->metrics, kind);
+    log_event(seen == 1 ? LOG_WARN : LOG_DEBUG, "span_rejected",
+              "kind=%s partition=%d offset=%lld reason=\"%s\" first_of_kind=%d", kind,
+              (int)m->partition, (long long)m->offset, log_quote(reason, quoted, sizeof(quoted)),
+              seen == 1);
 }
 
 /* ---- one batch of spans: decode, store, store offsets ------------------------------ */
@@ -311,6 +315,10 @@ static int stream_store(stream_t *s, decoded_t *d, size_t n) {
         case TRACE_STORE_TOO_MANY_OPEN:
             stream_dead_letter(s, d[i].msg, "too_many_open_traces",
                                "the partition has limit.open.traces open traces");
+            break;
+        case TRACE_STORE_EXPIRED:
+            stream_dead_letter(s, d[i].msg, "trace_expired",
+                               "the trace was profiled and its spans expired (trace.ttl.s)");
             break;
         }
     }

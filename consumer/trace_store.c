@@ -10,9 +10,15 @@
 #include <sys/time.h>
 
 /* Store a batch of spans of one trace. Per span: 0 added, 1 duplicate, 2 over a
- * limit, 3 refused because the partition has too many open traces. */
+ * limit, 3 refused because the partition has too many open traces, 4 refused
+ * because the trace was profiled and its spans have expired (its bookkeeping
+ * outlives the spans by one TTL to tell). */
 static const char APPEND_LUA[] =
     "local out = {}\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 and tonumber(redis.call('HGET', KEYS[2], 'rev') or '0') > 0 then\n"
+    "  for i = 9, #ARGV, 3 do out[#out + 1] = 4 end\n"
+    "  return out\n"
+    "end\n"
     "if redis.call('EXISTS', KEYS[2]) == 0 and tonumber(ARGV[8]) > 0 and\n"
     "   redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[8]) then\n"
     "  for i = 9, #ARGV, 3 do out[#out + 1] = 3 end\n"
@@ -45,7 +51,7 @@ static const char APPEND_LUA[] =
     "  if lease > due then due = lease end\n"
     "  redis.call('ZADD', KEYS[3], due, ARGV[5])\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
-    "  redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
+    "  redis.call('EXPIRE', KEYS[2], 2 * tonumber(ARGV[4]))\n"
     "end\n"
     "return out\n";
 

@@ -5,7 +5,7 @@
  * script:
  *
  *   <prefix>:{<topic>:<partition>}:s:<trace_id>  hash  span_id -> span (Avro binary)
- *   <prefix>:{<topic>:<partition>}:m:<trace_id>  hash  gen, rev, run, bytes, dropped
+ *   <prefix>:{<topic>:<partition>}:m:<trace_id>  hash  gen, rev, run, bytes, dropped, lease
  *   <prefix>:{<topic>:<partition>}:due           zset  trace_id -> due time (ms)
  *
  * Appending a span is idempotent (HSETNX on span_id): replayed messages never
@@ -13,7 +13,9 @@
  * span has arrived, idle timeout before. The due set of a partition is how
  * whichever instance owns the partition finds its pending traces, after a
  * rebalance or a crash as well. A trace stays until its TTL, so a late span
- * yields a new revision with every span of the run.
+ * yields a new revision with every span of the run. The bookkeeping hash lives
+ * twice as long as the spans, so a span that comes after its trace expired is
+ * recognised and refused rather than starting a new trace of one span.
  *
  * Round trips: one per appended batch, one per due scan, one per batch of
  * loads, one per batch of finishes, whatever the number of spans. */
@@ -64,7 +66,8 @@ typedef enum trace_store_outcome {
     TRACE_STORE_ADDED = 0,
     TRACE_STORE_DUPLICATE,     /* already stored: at-least-once replay */
     TRACE_STORE_OVER_LIMIT,    /* the trace is at its span or byte limit */
-    TRACE_STORE_TOO_MANY_OPEN  /* the partition has limit.open.traces open traces */
+    TRACE_STORE_TOO_MANY_OPEN, /* the partition has limit.open.traces open traces */
+    TRACE_STORE_EXPIRED        /* the trace was profiled and its spans expired */
 } trace_store_outcome_t;
 
 /* Store a batch. `outcomes` (count entries) receives each span's fate.
