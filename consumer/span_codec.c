@@ -306,7 +306,7 @@ static int read_tokens(avro_in_t *in, const char *field, int64_t *out) {
 }
 
 static int read_span(avro_in_t *in, span_t *span) {
-    int kind, status;
+    int kind = 0, status = 0;
     int64_t attempt;
 
     if (read_string(in, "trace_id", &span->trace_id) != 0)
@@ -544,7 +544,7 @@ static int json_attributes(span_codec_t *codec, json_t *object, span_t *span, ch
 
 static int json_to_span(span_codec_t *codec, json_t *object, span_t *span, char *errstr,
                         size_t errstr_size) {
-    int kind, status;
+    int kind = 0, status = 0;
     int64_t attempt;
     if (json_required_id(object, "trace_id", &span->trace_id, errstr, errstr_size) != 0 ||
         json_required_id(object, "span_id", &span->span_id, errstr, errstr_size) != 0 ||
@@ -775,7 +775,7 @@ static int value_attributes(span_codec_t *codec, avro_value_t *record, span_t *s
 
 static int value_to_span(span_codec_t *codec, avro_value_t *record, span_t *span,
                          char *errstr, size_t errstr_size) {
-    int kind, status;
+    int kind = 0, status = 0;
     int64_t attempt;
     if (value_required_id(record, "trace_id", &span->trace_id, errstr, errstr_size) != 0 ||
         value_required_id(record, "span_id", &span->span_id, errstr, errstr_size) != 0 ||

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install the Debian packages dagprof needs to build, test and run locally.
+# Only what is missing is installed; run as root (or with sudo) on Debian 12+.
+set -euo pipefail
+
+PACKAGES=(
+  gcc make cmake pkg-config          # toolchain
+  librdkafka-dev libavro-dev         # Kafka client (with its mock cluster), Avro
+  libhiredis-dev libjansson-dev      # Redis client, JSON
+  libmicrohttpd-dev                  # /metrics and /healthz
+  check                              # unit test framework
+  redis-server                       # trace store for the local stack and tests
+  python3 python3-avro python3-yaml  # independent Avro reader and compose checks in tests
+  curl                               # the demo reads /metrics
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=sudo
+  else
+    echo "install-deps: missing ${missing[*]}; run as root to install them" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The package starts a system redis on 6379; dagprof starts its own servers.
+if [ -x /usr/bin/redis-server ] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+echo "install-deps: done"
