@@ -5,6 +5,7 @@
  * message is checked against the bytes that remain, so arbitrary input can
  * neither crash the decoder nor make it allocate more than the message size. */
 #include "span_codec.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -971,103 +972,10 @@ int span_codec_encode_avro(span_codec_t *codec, const span_t *span, buf_t *out, 
 
 /* ---- JSON encoding ----------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at `text` (1..4), or 0 when invalid; in
- * that case *bad is the length of the maximal invalid prefix to replace with
- * one U+FFFD (Unicode's "maximal subpart" practice). */
-static size_t utf8_sequence(const unsigned char *text, size_t avail, size_t *bad) {
-    unsigned char lead = text[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-    if (lead >= 0xc2 && lead <= 0xdf) {
-        need = 2;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-        need = 3;
-        if (lead == 0xe0)
-            lo = 0xa0;
-        else if (lead == 0xed)
-            hi = 0x9f; /* no UTF-16 surrogates */
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-        need = 4;
-        if (lead == 0xf0)
-            lo = 0x90;
-        else if (lead == 0xf4)
-            hi = 0x8f; /* nothing above U+10FFFF */
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    for (size_t i = 1; i < need; i++) {
-        unsigned char lower = i == 1 ? lo : 0x80, upper = i == 1 ? hi : 0xbf;
-        if (i >= avail || text[i] < lower || text[i] > upper) {
-            *bad = i;
-            return 0;
-        }
-    }
-    return need;
-}
-
-static int json_put_string(buf_t *out, const char *text) {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *pos = (const unsigned char *)text;
-    size_t remaining = strlen(text);
-
-    if (buf_putc(out, '"') != 0)
-        return -1;
-    while (remaining) {
-        /* Copy the longest run that needs no escaping in one append. */
-        size_t run = 0;
-        while (run < remaining && pos[run] >= 0x20 && pos[run] < 0x80 && pos[run] != '"' &&
-               pos[run] != '\\')
-            run++;
-        if (run) {
-            if (buf_append(out, pos, run) != 0)
-                return -1;
-            pos += run;
-            remaining -= run;
-            continue;
-        }
-        unsigned char c = *pos;
-        int rc;
-        size_t used = 1;
-        if (c == '"') {
-            rc = buf_puts(out, "\\\"");
-        } else if (c == '\\') {
-            rc = buf_puts(out, "\\\\");
-        } else if (c == '\n') {
-            rc = buf_puts(out, "\\n");
-        } else if (c == '\r') {
-            rc = buf_puts(out, "\\r");
-        } else if (c == '\t') {
-            rc = buf_puts(out, "\\t");
-        } else if (c == '\b') {
-            rc = buf_puts(out, "\\b");
-        } else if (c == '\f') {
-            rc = buf_puts(out, "\\f");
-        } else if (c < 0x20) {
-            char escape[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], '\0'};
-            rc = buf_puts(out, escape);
-        } else {
-            size_t bad = 1;
-            used = utf8_sequence(pos, remaining, &bad);
-            if (used) {
-                rc = buf_append(out, pos, used);
-            } else {
-                rc = buf_puts(out, "\xef\xbf\xbd");
-                used = bad;
-            }
-        }
-        if (rc != 0)
-            return -1;
-        pos += used;
-        remaining -= used;
-    }
-    return buf_putc(out, '"');
-}
-
 static int json_put_field_string(buf_t *out, const char *field, const char *text) {
     if (buf_printf(out, ",\"%s\":", field) != 0)
         return -1;
-    return text ? json_put_string(out, text) : buf_puts(out, "null");
+    return text ? utf8_json_string(out, text) : buf_puts(out, "null");
 }
 
 static int json_put_field_long(buf_t *out, const char *field, int64_t value) {
@@ -1076,7 +984,7 @@ static int json_put_field_long(buf_t *out, const char *field, int64_t value) {
 
 static int json_put_span(const span_t *span, buf_t *out) {
     if (buf_puts(out, "{\"trace_id\":") != 0 ||
-        (span->trace_id ? json_put_string(out, span->trace_id) : buf_puts(out, "null")) != 0 ||
+        (span->trace_id ? utf8_json_string(out, span->trace_id) : buf_puts(out, "null")) != 0 ||
         json_put_field_string(out, "span_id", span->span_id) != 0 ||
         json_put_field_string(out, "parent_span_id", span->parent_span_id) != 0 ||
         json_put_field_string(out, "dag_id", span->dag_id) != 0 ||
@@ -1090,7 +998,7 @@ static int json_put_span(const span_t *span, buf_t *out) {
         return -1;
     for (size_t i = 0; i < span->depends_on_count; i++) {
         if ((i && buf_putc(out, ',') != 0) ||
-            (span->depends_on[i] ? json_put_string(out, span->depends_on[i])
+            (span->depends_on[i] ? utf8_json_string(out, span->depends_on[i])
                                  : buf_puts(out, "null")) != 0)
             return -1;
     }
@@ -1108,8 +1016,8 @@ static int json_put_span(const span_t *span, buf_t *out) {
     for (size_t i = 0; i < span->attribute_count; i++) {
         const span_attr_t *attr = &span->attributes[i];
         if ((i && buf_putc(out, ',') != 0) ||
-            json_put_string(out, attr->key ? attr->key : "") != 0 || buf_putc(out, ':') != 0 ||
-            (attr->value ? json_put_string(out, attr->value) : buf_puts(out, "null")) != 0)
+            utf8_json_string(out, attr->key ? attr->key : "") != 0 || buf_putc(out, ':') != 0 ||
+            (attr->value ? utf8_json_string(out, attr->value) : buf_puts(out, "null")) != 0)
             return -1;
     }
     return buf_puts(out, "}}");

@@ -5,6 +5,7 @@
  * a large profile is written in one pass without a tree of json_t. The reader
  * uses jansson. */
 #include "profile_json.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -32,89 +33,15 @@ static void put(json_writer_t *w, const char *text) {
     put_raw(w, text, strlen(text));
 }
 
-/* Length of the well-formed UTF-8 sequence at `s` (Unicode Table 3-7), or 0
- * when it is ill-formed, with *bad_len set to the maximal ill-formed subpart,
- * which is what one U+FFFD replaces. `s` is NUL-terminated, and NUL is never a
- * continuation byte, so the scan never reads past the end. */
-static size_t utf8_sequence(const unsigned char *s, size_t *bad_len) {
-    unsigned char lead = s[0];
-    unsigned char low = 0x80, high = 0xBF;
-    size_t need;
-
-    if (lead < 0x80)
-        return 1;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        need = 2;
-    } else if (lead == 0xE0) {
-        need = 3;
-        low = 0xA0; /* overlong */
-    } else if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
-        need = 3;
-    } else if (lead == 0xED) {
-        need = 3;
-        high = 0x9F; /* surrogates */
-    } else if (lead == 0xF0) {
-        need = 4;
-        low = 0x90; /* overlong */
-    } else if (lead >= 0xF1 && lead <= 0xF3) {
-        need = 4;
-    } else if (lead == 0xF4) {
-        need = 4;
-        high = 0x8F; /* above U+10FFFF */
-    } else {
-        *bad_len = 1;
-        return 0;
-    }
-    size_t i;
-    for (i = 1; i < need; i++) {
-        unsigned char b = s[i];
-        if (i == 1 ? (b < low || b > high) : (b < 0x80 || b > 0xBF))
-            break;
-    }
-    if (i == need)
-        return need;
-    *bad_len = i;
-    return 0;
-}
-
 static void put_string(json_writer_t *w, const char *text) {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)text;
-
+    if (w->failed)
+        return;
     if (!text) {
         put(w, "null");
         return;
     }
-    put(w, "\"");
-    while (*s) {
-        /* Copy the longest run that needs no escaping in one append. */
-        const unsigned char *run = s;
-        while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
-            s++;
-        put_raw(w, (const char *)run, (size_t)(s - run));
-        if (!*s)
-            break;
-        if (*s == '"' || *s == '\\') {
-            char escaped[2] = {'\\', (char)*s};
-            put_raw(w, escaped, 2);
-            s++;
-        } else if (*s < 0x20) {
-            char escaped[6] = {'\\', 'u', '0', '0', hex[*s >> 4], hex[*s & 0xF]};
-            put_raw(w, escaped, 6);
-            s++;
-        } else {
-            size_t bad_len = 0;
-            size_t n = utf8_sequence(s, &bad_len);
-            if (n) {
-                put_raw(w, (const char *)s, n);
-                s += n;
-            } else {
-                put(w, "\xEF\xBF\xBD"); /* U+FFFD */
-                s += bad_len;
-            }
-        }
-    }
-    put(w, "\"");
+    if (utf8_json_string(w->out, text) != 0)
+        w->failed = 1;
 }
 
 static void put_int(json_writer_t *w, int64_t value) {

@@ -5,6 +5,7 @@
  * column is padded by display width (code points, wide East Asian characters
  * counting two), so tables line up whatever the node ids hold. */
 #include "report.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -91,65 +92,6 @@ static void style(report_t *r, const char *ansi) {
 
 /* ---------------------------------------------------------------- text */
 
-/* Length of the well-formed UTF-8 sequence at `s` (Unicode Table 3-7), or 0
- * when ill-formed, with *bad_len the maximal ill-formed subpart that one
- * U+FFFD replaces. `s` is NUL-terminated; NUL never continues a sequence. */
-static size_t utf8_sequence(const unsigned char *s, size_t *bad_len) {
-    unsigned char lead = s[0];
-    unsigned char low = 0x80, high = 0xBF;
-    size_t need;
-
-    if (lead < 0x80)
-        return 1;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        need = 2;
-    } else if (lead == 0xE0) {
-        need = 3;
-        low = 0xA0;
-    } else if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
-        need = 3;
-    } else if (lead == 0xED) {
-        need = 3;
-        high = 0x9F;
-    } else if (lead == 0xF0) {
-        need = 4;
-        low = 0x90;
-    } else if (lead >= 0xF1 && lead <= 0xF3) {
-        need = 4;
-    } else if (lead == 0xF4) {
-        need = 4;
-        high = 0x8F;
-    } else {
-        *bad_len = 1;
-        return 0;
-    }
-    size_t i;
-    for (i = 1; i < need; i++) {
-        unsigned char b = s[i];
-        if (i == 1 ? (b < low || b > high) : (b < 0x80 || b > 0xBF))
-            break;
-    }
-    if (i == need)
-        return need;
-    *bad_len = i;
-    return 0;
-}
-
-/* The code point of a well-formed sequence of `len` bytes. */
-static uint32_t utf8_decode(const unsigned char *s, size_t len) {
-    switch (len) {
-    case 1:
-        return s[0];
-    case 2:
-        return ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-    case 3:
-        return ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-    default:
-        return ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-               ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-    }
-}
-
 /* Columns a code point takes in a terminal: a rough wcwidth() that does not
  * depend on the locale. */
 static int codepoint_columns(uint32_t cp) {
@@ -173,7 +115,7 @@ static void sanitize(report_t *r, const char *text, buf_t *dst) {
 
     while (*s && !r->failed) {
         size_t bad_len = 1;
-        size_t n = utf8_sequence(s, &bad_len);
+        size_t n = utf8_sequence(s, SIZE_MAX, &bad_len);
         int rc;
         if (n == 0) {
             rc = r->ascii ? buf_putc(dst, '?') : buf_puts(dst, "\xEF\xBF\xBD");
@@ -202,7 +144,7 @@ static int text_columns(const char *text, size_t len) {
     size_t i = 0;
     while (i < len) {
         size_t bad_len = 1;
-        size_t n = utf8_sequence(s + i, &bad_len);
+        size_t n = utf8_sequence(s + i, len - i, &bad_len);
         if (n == 0)
             n = bad_len; /* cannot happen after sanitize(); be safe anyway */
         columns += codepoint_columns(utf8_decode(s + i, n));
@@ -239,7 +181,7 @@ static void put_cell(report_t *r, const char *text, int columns, bool align_righ
     size_t i = 0;
     while (i < r->scratch.len) {
         size_t bad_len = 1;
-        size_t n = utf8_sequence((const unsigned char *)s + i, &bad_len);
+        size_t n = utf8_sequence((const unsigned char *)s + i, r->scratch.len - i, &bad_len);
         if (n == 0)
             n = bad_len;
         int w = codepoint_columns(utf8_decode((const unsigned char *)s + i, n));
@@ -276,7 +218,7 @@ static void put_wrapped(report_t *r, const char *text, int first_column, int ind
         int word_columns = 0;
         while (*s && *s != ' ') {
             size_t bad_len = 1;
-            size_t n = utf8_sequence(s, &bad_len);
+            size_t n = utf8_sequence(s, SIZE_MAX, &bad_len);
             if (n == 0)
                 n = bad_len;
             word_columns += codepoint_columns(utf8_decode(s, n));
@@ -295,7 +237,7 @@ static void put_wrapped(report_t *r, const char *text, int first_column, int ind
         const unsigned char *p = word;
         while (p < s) {
             size_t bad_len = 1;
-            size_t n = utf8_sequence(p, &bad_len);
+            size_t n = utf8_sequence(p, SIZE_MAX, &bad_len);
             if (n == 0)
                 n = bad_len;
             int w = codepoint_columns(utf8_decode(p, n));

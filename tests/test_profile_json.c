@@ -332,9 +332,9 @@ START_TEST(test_escaping) {
     p->warning_count = 2;
 
     char *json = to_json(p);
-    /* Control characters as \u00XX, quote and backslash escaped, '/' and DEL as they are. */
+    /* \n \t \r short, other control characters as \u00XX, quote and backslash escaped, '/' and DEL as they are. */
     ck_assert_ptr_nonnull(strstr(
-        json, "\"profile_id\":\"quote\\\" backslash\\\\ slash/ nl\\u000a tab\\u0009 cr\\u000d "
+        json, "\"profile_id\":\"quote\\\" backslash\\\\ slash/ nl\\n tab\\t cr\\r "
               "bell\\u0007 esc\\u001b del\x7f\""));
     /* One U+FFFD per maximal ill-formed subpart: \xff; \xc3 (the '(' is kept);
      * the truncated \xe2\x82 as one. */

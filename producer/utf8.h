@@ -1,0 +1,28 @@
+/* utf8.h -- UTF-8 checking and JSON string escaping, shared by every writer
+ * of text (JSON profiles, JSON span events, the text report).
+ *
+ * Input strings come from the outside world and may be any bytes: each
+ * ill-formed sequence is replaced by one U+FFFD (Unicode's "maximal subpart"
+ * practice), so what dagprof writes is always valid UTF-8. */
+#ifndef DAGPROF_UTF8_H
+#define DAGPROF_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* Length (1..4) of the well-formed sequence at s (Unicode Table 3-7), reading
+ * at most `avail` bytes; 0 when ill-formed, with *bad_len set to the length of
+ * the maximal ill-formed subpart that one U+FFFD replaces. */
+size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *bad_len);
+
+/* The code point of a well-formed sequence of `len` bytes. */
+uint32_t utf8_decode(const unsigned char *s, size_t len);
+
+/* Append `text` as a JSON string literal (RFC 8259): quotes, backslashes and
+ * control characters escaped (\n, \r, \t, \b, \f, else \u00XX), ill-formed
+ * UTF-8 replaced. 0, or -1 when out of memory. */
+int utf8_json_string(buf_t *out, const char *text);
+
+#endif
