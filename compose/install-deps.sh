@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  gcc make cmake pkg-config          # toolchain
+  gcc libc6-dev make cmake pkg-config  # toolchain
   librdkafka-dev libavro-dev         # Kafka client (with its mock cluster), Avro
   libhiredis-dev libjansson-dev      # Redis client, JSON
   libmicrohttpd-dev                  # /metrics and /healthz
