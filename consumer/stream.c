@@ -385,17 +385,25 @@ static int stream_consume_batch(stream_t *s) {
          * the dead-letter topic, so a crash cannot lose it */
         rd_kafka_flush(s->producer, 10000);
     }
+    /* one offset per partition: the batch is in order within each partition */
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
         if (m->err)
             continue;
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset = m->offset + 1;
-        rd_kafka_resp_err_t err = rd_kafka_offsets_store(s->consumer, l);
-        if (err && err != RD_KAFKA_RESP_ERR__STATE) /* _STATE: partition no longer ours */
-            log_event(LOG_WARN, "offset_store_failed", "error=\"%s\"", rd_kafka_err2str(err));
-        rd_kafka_topic_partition_list_destroy(l);
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(offsets, topic, m->partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(offsets, topic, m->partition);
+        if (m->offset + 1 > p->offset)
+            p->offset = m->offset + 1;
     }
+    if (offsets->cnt) {
+        rd_kafka_resp_err_t err = rd_kafka_offsets_store(s->consumer, offsets);
+        if (err && err != RD_KAFKA_RESP_ERR__STATE) /* _STATE: a partition is no longer ours */
+            log_event(LOG_WARN, "offset_store_failed", "error=\"%s\"", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(offsets);
 done:
     for (size_t i = 0; i < nd; i++) {
         free(dec[i].trace_id);
