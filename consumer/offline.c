@@ -66,11 +66,12 @@ oom:
 
 static void offline_on_error(void *opaque, long record, const char *reason) {
     offline_state_t *st = opaque;
-    fprintf(stderr, "dagprof: %s:%ld: %s\n", st->path, record, reason);
+    (void)record; /* the reason names the line or record already */
+    fprintf(stderr, "dagprof: %s: %s\n", st->path, reason);
     st->bad_total++;
     if (st->bad_count < 100) {
         char *line = NULL;
-        if (asprintf(&line, "input record %ld skipped: %s", record, reason) >= 0)
+        if (asprintf(&line, "skipped malformed input, %s", reason) >= 0)
             st->bad[st->bad_count++] = line;
     }
 }
