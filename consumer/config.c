@@ -91,7 +91,7 @@ static const option_def_t options[] = {
         "profile a trace without run span after this long without a new span"),
     INT(G_COMPLETION, "trace.ttl.s", "86400", 60, 2592000,
         "how long a trace stays in Redis after its last change"),
-    INT(G_COMPLETION, "due.poll.ms", "100", 10, 60000, "how often due traces are looked for"),
+    INT(G_COMPLETION, "due.poll.ms", "20", 1, 60000, "how often due traces are looked for"),
 
     INT(G_LIMITS, "limit.spans.per.trace", "100000", 1, 10000000, "spans kept per trace"),
     INT(G_LIMITS, "limit.bytes.per.trace", "67108864", 1024, 2147483647,

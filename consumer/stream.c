@@ -347,7 +347,13 @@ static int stream_consume_batch(stream_t *s) {
         s->held_count -= from_held;
         n = (ssize_t)from_held;
     } else {
-        n = rd_kafka_consume_batch_queue(s->queue, s->opt->batch_timeout_ms, msgs, (size_t)s->opt->batch_size);
+        /* wait for a batch no longer than until the next due scan, so a quiet
+         * input does not delay profiles that are due */
+        int64_t until_due = s->last_due_ms + s->opt->due_poll_ms - now_ms();
+        int wait_ms = s->opt->batch_timeout_ms;
+        if (until_due < wait_ms)
+            wait_ms = until_due > 0 ? (int)until_due : 0;
+        n = rd_kafka_consume_batch_queue(s->queue, wait_ms, msgs, (size_t)s->opt->batch_size);
         if (n <= 0) {
             n = 0;
             goto done;
@@ -684,6 +690,19 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     cconf = NULL;
     if (stream_check_kafka(s.consumer, errstr, errstr_size) != 0)
         goto fail;
+    /* Look up the output topics now: otherwise the first profiles wait for
+     * the producer to fetch their metadata on first use. */
+    const char *outputs[] = {opt->topic_profiles, opt->topic_recommendations, opt->topic_deadletter};
+    for (size_t i = 0; i < 3; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(s.producer, outputs[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        if (rkt && rd_kafka_metadata(s.producer, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+        else
+            log_event(LOG_WARN, "topic_metadata_failed", "topic=%s", outputs[i]);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+    }
     rd_kafka_poll_set_consumer(s.consumer);
     s.queue = rd_kafka_queue_get_consumer(s.consumer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);

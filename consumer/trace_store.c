@@ -510,8 +510,10 @@ int trace_store_due(trace_store_t *store, const int32_t *partitions, size_t part
     redisReply **replies = calloc(partition_count, sizeof(*replies));
     if (!replies)
         goto oom;
+    /* an equal share per partition, so no partition waits behind the others */
+    size_t share = (max + partition_count - 1) / partition_count;
     const char *now = pipeline_printf(&pl, "%lld", (long long)now_ms);
-    const char *limit = pipeline_printf(&pl, "%zu", max);
+    const char *limit = pipeline_printf(&pl, "%zu", share);
     for (size_t i = 0; i < partition_count; i++) {
         size_t slot = pipeline_command(&pl, 8);
         pipeline_str(&pl, slot, "ZRANGEBYSCORE");

@@ -83,7 +83,8 @@ typedef struct trace_store_ref {
     int64_t due_ms; /* when it became due */
 } trace_store_ref_t;
 
-/* Traces due at now_ms in the given partitions, at most `max` in all.
+/* Traces due at now_ms in the given partitions, at most `max` in all and an
+ * equal share of it per partition.
  * *out is an array to free with trace_store_refs_free(). */
 int trace_store_due(trace_store_t *store, const int32_t *partitions, size_t partition_count,
                     int64_t now_ms, size_t max, trace_store_ref_t **out, size_t *out_count,

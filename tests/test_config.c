@@ -448,7 +448,7 @@ START_TEST(test_dump_masks_secrets) {
     const char *head = "batch.size = 1000  # default\n"
                        "batch.timeout.ms = 100  # default\n"
                        "config =   # default\n"
-                       "due.poll.ms = 100  # default\n";
+                       "due.poll.ms = 20  # default\n";
     ck_assert_int_eq(strncmp(dump.data, head, strlen(head)), 0);
     buf_free(&dump);
     config_free(config);
