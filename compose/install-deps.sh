@@ -12,6 +12,7 @@ PACKAGES=(
   redis-server                       # trace store for the local stack and tests
   python3 python3-avro python3-yaml  # independent Avro reader and compose checks in tests
   curl                               # the demo reads /metrics
+  clang libclang-rt-14-dev           # libFuzzer targets (compose/fuzz.sh)
 )
 
 missing=()

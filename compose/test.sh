@@ -25,4 +25,7 @@ cmake --build build-asan -j "$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure --timeout 900 -E 'test_stream|test_faults')
 
+echo "== fuzzing: each libFuzzer target for a short run (compose/fuzz.sh SECONDS for longer)"
+compose/fuzz.sh "${DAGPROF_FUZZ_SECONDS:-20}"
+
 echo "== all tests passed"
