@@ -18,14 +18,14 @@ cmake --build build -j "$jobs"
 echo "== tests"
 (cd build && ctest --output-on-failure --timeout 900)
 
+echo "== fuzzing: each libFuzzer target for a short run (compose/fuzz.sh SECONDS for longer)"
+compose/fuzz.sh "${DAGPROF_FUZZ_SECONDS:-20}"
+
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDAGPROF_WERROR=ON -DDAGPROF_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 # The end-to-end suites spawn the regular binaries; here the in-process suites matter.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure --timeout 900 -E 'test_stream|test_faults')
-
-echo "== fuzzing: each libFuzzer target for a short run (compose/fuzz.sh SECONDS for longer)"
-compose/fuzz.sh "${DAGPROF_FUZZ_SECONDS:-20}"
 
 echo "== all tests passed"
