@@ -58,14 +58,20 @@ static const char APPEND_LUA[] =
 /* Load a trace: {exists, gen, rev, run, dropped, {span_id, blob, ...}}. The
  * trace is leased until ARGV[2] (ms): it leaves the due schedule until then, so
  * no instance profiles it twice at once; a crashed holder's lease runs out and
- * the partition's owner takes the trace up again. A trace whose spans expired
- * leaves the due set here. */
+ * the partition's owner takes the trace up again. The lease remembers how many
+ * spans it covered (lease_gen): when an unfinished lease is found and spans
+ * came since, the crashed holder may have published that revision already, so
+ * this load takes the next one -- one profile_id never names two contents.
+ * A trace whose spans expired leaves the due set here. */
 static const char LOAD_LUA[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
     "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
     "  return {0}\n"
     "end\n"
-    "redis.call('HSET', KEYS[2], 'lease', ARGV[2])\n"
+    "local gen = redis.call('HGET', KEYS[2], 'gen') or '0'\n"
+    "local lease_gen = redis.call('HGET', KEYS[2], 'lease_gen')\n"
+    "if lease_gen and lease_gen ~= gen then redis.call('HINCRBY', KEYS[2], 'rev', 1) end\n"
+    "redis.call('HSET', KEYS[2], 'lease', ARGV[2], 'lease_gen', gen)\n"
     "redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[1])\n"
     "local m = redis.call('HMGET', KEYS[2], 'gen', 'rev', 'run', 'dropped')\n"
     "return {1, m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0', redis.call('HGETALL', KEYS[1])}\n";
@@ -79,7 +85,7 @@ static const char FINISH_LUA[] =
     "  redis.call('ZREM', KEYS[2], ARGV[3])\n"
     "  return 0\n"
     "end\n"
-    "redis.call('HDEL', KEYS[1], 'lease')\n"
+    "redis.call('HDEL', KEYS[1], 'lease', 'lease_gen')\n"
     "if ARGV[6] ~= '1' then\n"
     "  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[3])\n"
     "  return 1\n"

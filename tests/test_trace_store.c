@@ -196,6 +196,43 @@ START_TEST(expired_trace) {
 }
 END_TEST
 
+/* A holder that crashed after publishing, before finishing: when spans came
+ * since, the next load takes the next revision; when none did, the same one
+ * (an identical duplicate, which at-least-once allows). */
+START_TEST(crashed_lease) {
+    trace_store_options_t o = options();
+    trace_store_t *s = open_store(&o);
+    trace_store_span_t run = span(1, "C", "r", 1, "x");
+    trace_store_outcome_t out[1];
+    append(s, &run, 1, 0, out);
+    char err[256];
+    trace_store_ref_t ref = {1, "C", 0};
+    trace_store_trace_t *t;
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 1000, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].revision, 0);
+    trace_store_traces_free(t, 1);
+    /* the holder dies; its lease runs out; nothing new: same revision */
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 2000, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].revision, 0);
+    trace_store_traces_free(t, 1);
+    /* dies again; a span arrives; the next load is revision 1 */
+    trace_store_span_t late = span(1, "C", "late", 0, "y");
+    append(s, &late, 1, 2500, out);
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 9000, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].revision, 1);
+    ck_assert_uint_eq(t[0].span_count, 2);
+    trace_store_done_t done = {1, "C", t[0].gen, t[0].revision, 1};
+    ck_assert_int_eq(trace_store_finish(s, &done, 1, 3000, err, sizeof(err)), 0);
+    trace_store_traces_free(t, 1);
+    /* finished cleanly: the next revision is 2, no skip */
+    append(s, &(trace_store_span_t){1, "C", "later", 0, "z", 1}, 1, 4000, out);
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 9000, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].revision, 2);
+    trace_store_traces_free(t, 1);
+    trace_store_free(s);
+}
+END_TEST
+
 START_TEST(limits) {
     trace_store_options_t o = options();
     o.max_spans_per_trace = 2;
@@ -360,6 +397,7 @@ int main(void) {
     tcase_add_test(tc, append_dedup_due_load_finish);
     tcase_add_test(tc, limits);
     tcase_add_test(tc, expired_trace);
+    tcase_add_test(tc, crashed_lease);
     tcase_add_test(tc, ttl_and_key_layout);
     tcase_add_test(tc, round_trips_per_batch);
     tcase_add_test(tc, redis_restart_and_unreachable);
