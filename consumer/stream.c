@@ -50,6 +50,7 @@ typedef struct stream {
     size_t owned_count;
     int paused;           /* consumption paused while Redis is unavailable */
     int fatal;            /* stop: a message could not be kept */
+    int redis_failing;    /* the last Redis call failed: health is degraded */
     volatile int brokers_down; /* every broker unreachable: do not wait to leave the group */
     publication_t *done;  /* delivered or failed, to finish in Redis */
     rd_kafka_message_t **held; /* fetched while Redis was down, not yet stored */
@@ -282,6 +283,7 @@ static int stream_store(stream_t *s, decoded_t *d, size_t n) {
             break;
         }
         metrics_set_health(s->metrics, 0, err);
+        s->redis_failing = 1;
         log_event(LOG_WARN, "redis_unavailable", "error=\"%s\" retry_ms=%d", err, backoff_ms);
         stream_pause(s, 1);
         /* keep serving the group protocol while waiting; messages fetched
@@ -297,6 +299,7 @@ static int stream_store(stream_t *s, decoded_t *d, size_t n) {
     }
     if (s->paused) {
         log_event(LOG_INFO, "redis_available", "consumption=resumed");
+        s->redis_failing = 0;
         metrics_set_health(s->metrics, 1, NULL);
         stream_pause(s, 0);
     }
@@ -564,7 +567,16 @@ static void stream_process_due(stream_t *s) {
                         err, sizeof(err)) != 0) {
         log_event(LOG_WARN, "redis_unavailable", "step=due error=\"%s\"", err);
         metrics_set_health(s->metrics, 0, err);
+        s->redis_failing = 1;
         return;
+    }
+    if (s->redis_failing && !s->paused) {
+        /* Redis answers again (the due scan is the steady probe, also when no
+         * spans arrive) */
+        s->redis_failing = 0;
+        log_event(LOG_INFO, "redis_available", "step=due");
+        if (!s->brokers_down)
+            metrics_set_health(s->metrics, 1, NULL);
     }
     if (count == 0) {
         trace_store_refs_free(refs, count);
@@ -574,6 +586,7 @@ static void stream_process_due(stream_t *s) {
     if (trace_store_load(s->store, refs, count, now + STREAM_LEASE_MS, &traces, err, sizeof(err)) != 0) {
         log_event(LOG_WARN, "redis_unavailable", "step=load error=\"%s\"", err);
         metrics_set_health(s->metrics, 0, err);
+        s->redis_failing = 1;
         trace_store_refs_free(refs, count);
         return;
     }
@@ -653,6 +666,8 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         goto fail;
     }
     s.codec = span_codec_new(err, sizeof(err));
+    if (s.codec)
+        span_codec_set_schema_id(s.codec, opt->input_schema_id);
     s.avro = s.codec ? profile_avro_new(err, sizeof(err)) : NULL;
     if (!s.codec || !s.avro) {
         snprintf(errstr, errstr_size, "avro: %s", err);
