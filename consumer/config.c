@@ -69,6 +69,8 @@ static const option_def_t options[] = {
         "output topic of recommendation records"),
     STR(G_KAFKA, "topic.deadletter", "dag-deadletter", "TOPIC", OPT_NONEMPTY,
         "malformed input events, with the reason"),
+    INT(G_KAFKA, "input.schema.id", "-1", -1, 2147483647,
+        "schema id Confluent-framed spans must carry; -1 accepts any"),
     INT(G_KAFKA, "batch.size", "1000", 1, 100000, "most messages handled per poll batch"),
     INT(G_KAFKA, "batch.timeout.ms", "100", 1, 60000, "longest wait to fill a poll batch"),
 

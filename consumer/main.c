@@ -125,6 +125,7 @@ static int cmd_run(const config_t *cfg) {
     opt.topic_profiles = config_get(cfg, "topic.profiles");
     opt.topic_recommendations = config_get(cfg, "topic.recommendations");
     opt.topic_deadletter = config_get(cfg, "topic.deadletter");
+    opt.input_schema_id = config_get_int(cfg, "input.schema.id");
     opt.batch_size = (int)config_get_int(cfg, "batch.size");
     opt.batch_timeout_ms = (int)config_get_int(cfg, "batch.timeout.ms");
     opt.due_poll_ms = (int)config_get_int(cfg, "due.poll.ms");

@@ -28,6 +28,7 @@ typedef struct stream_options {
     const char *topic_profiles;
     const char *topic_recommendations;
     const char *topic_deadletter;
+    int64_t input_schema_id; /* Confluent schema id spans must carry; -1: any */
     int batch_size;        /* messages per poll */
     int batch_timeout_ms;  /* longest wait for a batch */
     int due_poll_ms;       /* how often the due schedules are read */

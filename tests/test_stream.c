@@ -306,7 +306,7 @@ static span_t test_span(const char *trace, const char *id, span_kind_t kind, int
  * around them are still profiled, and nothing is lost. */
 START_TEST(bad_input_dead_lettered) {
     char *log = path_in("run.log");
-    const char *run_argv[] = {DAGPROF, "run", NULL};
+    const char *run_argv[] = {DAGPROF, "run", "--input.schema.id", "42", NULL};
     pid_t run = harness_spawn(run_argv, run_env(), log);
     ck_assert_int_gt(run, 0);
     wait_for_log(log, "partitions_assigned", 60);
@@ -334,6 +334,12 @@ START_TEST(bad_input_dead_lettered) {
     buf_reset(&b);
     ck_assert_int_eq(span_codec_encode_avro(codec, &ancient, &b, err, sizeof(err)), 0);
     produce(prod, "dag-spans", "tr-good", b.data, b.len);
+    /* a span framed with another schema id */
+    buf_reset(&b);
+    buf_append(&b, "\0\0\0\0\x07", 5);
+    span_t other_schema = test_span("tr-good", "other", SPAN_KIND_NODE, T, T + 10);
+    ck_assert_int_eq(span_codec_encode_avro(codec, &other_schema, &b, err, sizeof(err)), 0);
+    produce(prod, "dag-spans", "tr-good", b.data, b.len);
     /* the run span in the Confluent wire format: magic 0 + schema id 42 */
     buf_reset(&b);
     buf_append(&b, "\0\0\0\0\x2a", 5);
@@ -341,11 +347,11 @@ START_TEST(bad_input_dead_lettered) {
     produce(prod, "dag-spans", "tr-good", b.data, b.len);
     ck_assert_int_eq(rd_kafka_flush(prod, 30000), 0);
 
-    /* three dead letters, each with its reason */
+    /* four dead letters, each with its reason */
     rd_kafka_t *dl = test_consumer("dag-deadletter");
     int dead = 0, seen_kinds = 0;
     time_t deadline = time(NULL) + 60;
-    while (dead < 3 && time(NULL) < deadline) {
+    while (dead < 4 && time(NULL) < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(dl, 500);
         if (!m)
             continue;
@@ -361,6 +367,8 @@ START_TEST(bad_input_dead_lettered) {
                 seen_kinds |= 2;
             if (vlen == 11 && memcmp(v, "absurd_time", 11) == 0)
                 seen_kinds |= 4;
+            if (vlen == 9 && memcmp(v, "schema_id", 9) == 0)
+                seen_kinds |= 8;
             ck_assert_int_eq(rd_kafka_header_get_last(h, "dagprof.error", &v, &vlen), 0);
             ck_assert_uint_gt(vlen, 0);
             dead++;
@@ -368,8 +376,8 @@ START_TEST(bad_input_dead_lettered) {
         rd_kafka_message_destroy(m);
     }
     close_consumer(dl);
-    ck_assert_int_eq(dead, 3);
-    ck_assert_int_eq(seen_kinds, 7);
+    ck_assert_int_eq(dead, 4);
+    ck_assert_int_eq(seen_kinds, 15);
 
     /* the good spans are profiled: one node, complete */
     profile_avro_t *avro = profile_avro_new(err, sizeof(err));
