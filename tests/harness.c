@@ -921,3 +921,36 @@ void harness_kafka_free(harness_kafka_t *kafka) {
     free(kafka->bootstrap);
     free(kafka);
 }
+
+char *harness_slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    size_t len = 0, cap = 4096;
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    if (f) {
+        size_t n;
+        while ((n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+            len += n;
+            if (cap - len - 1 == 0) {
+                char *grown = realloc(text, cap * 2);
+                if (!grown)
+                    break;
+                text = grown;
+                cap *= 2;
+            }
+        }
+        fclose(f);
+    }
+    text[len] = '\0';
+    return text;
+}
+
+size_t harness_file_count(const char *path, const char *needle) {
+    char *text = harness_slurp(path);
+    size_t n = 0;
+    for (const char *p = text ? strstr(text, needle) : NULL; p; p = strstr(p + 1, needle))
+        n++;
+    free(text);
+    return n;
+}

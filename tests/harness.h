@@ -120,6 +120,13 @@ int harness_free_port(void);
  * Returns its path, malloc'd for the caller to free, or NULL with errno set. */
 char *harness_tempdir(const char *prefix);
 
+/* The whole file as a NUL-terminated string, malloc'd ("" when it cannot be
+ * read, e.g. a log not written yet). */
+char *harness_slurp(const char *path);
+
+/* How many times `needle` occurs in the file (0 when it cannot be read). */
+size_t harness_file_count(const char *path, const char *needle);
+
 /* rm -rf path, not following symlinks. Returns 0 (also when it did not
  * exist) or -1 with errno set. */
 int harness_rmtree(const char *path);

@@ -111,27 +111,7 @@ static char *path_in(const char *fmt, ...) {
     return p;
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    buf_t b = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    return b.data ? b.data : strdup("");
-}
 
-static size_t file_count(const char *path, const char *needle) {
-    char *text = slurp(path);
-    size_t n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        n++;
-    free(text);
-    return n;
-}
 
 /* One `dagprof run`. */
 typedef struct instance {
@@ -181,7 +161,7 @@ static void fail_with_log(const char *log, const char *fmt, ...) {
     va_end(ap);
     /* Check carries a failure message of a few KB at most: the log goes to
      * stderr, the message names it */
-    char *text = slurp(log);
+    char *text = harness_slurp(log);
     size_t len = strlen(text);
     fprintf(stderr, "---- %s (last %d bytes)\n%s\n----\n", log, len > 12000 ? 12000 : (int)len,
             len > 12000 ? text + len - 12000 : text);
@@ -197,7 +177,7 @@ static void instance_stop(instance_t *in) {
         fail_with_log(in->log, "dagprof run did not stop within %d s of SIGTERM", FAULTS_PROCESS_S);
     if (status != 0)
         fail_with_log(in->log, "dagprof run exited %d after SIGTERM, expected 0", status);
-    if (file_count(in->log, "event=stopped clean=1") != 1)
+    if (harness_file_count(in->log, "event=stopped clean=1") != 1)
         fail_with_log(in->log, "no \"event=stopped clean=1\" after SIGTERM");
 }
 
@@ -639,7 +619,7 @@ static long long metric_value(const instance_t *in, const char *name) {
 /* Wait until the log holds `count` lines with needle, reading profiles meanwhile. */
 static void wait_for_log(collector_t *c, const char *log, const char *needle, size_t count, int timeout_s) {
     int64_t deadline = mono_ms() + (int64_t)timeout_s * 1000;
-    while (file_count(log, needle) < count) {
+    while (harness_file_count(log, needle) < count) {
         if (mono_ms() >= deadline)
             fail_with_log(log, "never logged \"%s\" %zu time(s) in %d s", needle, count, timeout_s);
         collector_poll(c, 200);
@@ -891,9 +871,9 @@ START_TEST(redis_restart_and_outage) {
     collector_wait_all(&c, FAULTS_SETTLE_S, in.log);
     collector_check_revisions(&c, false);
     /* it did pause for Redis and resume, in this same process */
-    ck_assert_uint_ge(file_count(in.log, "event=redis_unavailable"), 1);
-    ck_assert_uint_ge(file_count(in.log, "event=redis_available consumption=resumed"), 1);
-    ck_assert_uint_eq(file_count(in.log, "event=starting"), 1);
+    ck_assert_uint_ge(harness_file_count(in.log, "event=redis_unavailable"), 1);
+    ck_assert_uint_ge(harness_file_count(in.log, "event=redis_available consumption=resumed"), 1);
+    ck_assert_uint_eq(harness_file_count(in.log, "event=starting"), 1);
     fprintf(stderr, "redis_restart_and_outage: %zu profiles, %zu repeated%s\n", c.messages, c.repeats,
             under_load ? "" : " (the load ended during the outage)");
     instance_stop(&in);

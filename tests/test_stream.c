@@ -66,33 +66,15 @@ static char *path_in(const char *name) {
     return p;
 }
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    buf_t b = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    return b.data ? b.data : strdup("");
-}
 
-static int file_contains(const char *path, const char *needle) {
-    char *text = slurp(path);
-    int found = strstr(text, needle) != NULL;
-    free(text);
-    return found;
-}
 
 static void wait_for_log(const char *path, const char *needle, int timeout_s) {
     for (int i = 0; i < timeout_s * 10; i++) {
-        if (file_contains(path, needle))
+        if (harness_file_count(path, needle))
             return;
         usleep(100000);
     }
-    char *text = slurp(path);
+    char *text = harness_slurp(path);
     ck_abort_msg("%s never logged \"%s\"; log:\n%s", path, needle, text);
 }
 
@@ -102,7 +84,7 @@ static void run_to_exit(const char *const argv[], const char *log, int expected_
     int status = -1;
     ck_assert_msg(harness_wait(pid, 120000, &status) == 0, "%s did not finish", argv[1]);
     if (status != expected_status) {
-        char *text = slurp(log);
+        char *text = harness_slurp(log);
         ck_abort_msg("%s %s exited %d, expected %d; log:\n%s", argv[0], argv[1], status,
                      expected_status, text);
     }
@@ -266,8 +248,8 @@ START_TEST(two_instances_match_offline) {
     ck_assert_int_eq(status, 0);
     ck_assert_int_eq(harness_wait(run2, 60000, &status), 0);
     ck_assert_int_eq(status, 0);
-    ck_assert(file_contains(log1, "event=stopped clean=1"));
-    ck_assert(file_contains(log2, "event=stopped clean=1"));
+    ck_assert(harness_file_count(log1, "event=stopped clean=1"));
+    ck_assert(harness_file_count(log2, "event=stopped clean=1"));
 
     profile_avro_free(avro);
     json_decref(expected);
@@ -399,7 +381,7 @@ START_TEST(bad_input_dead_lettered) {
     ck_assert_int_eq(p->summary.wall_us, 1000000);
     ck_assert_uint_eq(p->node_count, 1);
     ck_assert_int_eq(p->nodes[0].exec_us, 500000);
-    ck_assert(file_contains(log, "event=span_rejected kind=avro"));
+    ck_assert(harness_file_count(log, "event=span_rejected kind=avro"));
     profile_free(p);
     profile_avro_free(avro);
     harness_kill(run, SIGTERM);
@@ -424,7 +406,7 @@ START_TEST(fail_fast_without_servers) {
     int status = -1;
     ck_assert_int_eq(harness_wait(pid, 60000, &status), 0);
     ck_assert_int_eq(status, 1);
-    ck_assert(file_contains(log, "cannot connect"));
+    ck_assert(harness_file_count(log, "cannot connect"));
 
     snprintf(bs_env, sizeof(bs_env), "DAGPROF_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:%d", harness_free_port());
     const char *env2[] = {bs_env, env_redis, "DAGPROF_METRICS_PORT=0", NULL};
@@ -432,14 +414,14 @@ START_TEST(fail_fast_without_servers) {
     pid = harness_spawn(argv, env2, log2);
     ck_assert_int_eq(harness_wait(pid, 60000, &status), 0);
     ck_assert_int_eq(status, 1);
-    ck_assert(file_contains(log2, "cannot reach the brokers"));
+    ck_assert(harness_file_count(log2, "cannot reach the brokers"));
 
     const char *env3[] = {"DAGPROF_REDIS_PORT=70000", NULL};
     char *log3 = path_in("badconfig.log");
     pid = harness_spawn(argv, env3, log3);
     ck_assert_int_eq(harness_wait(pid, 60000, &status), 0);
     ck_assert_int_eq(status, 2);
-    ck_assert(file_contains(log3, "redis.port"));
+    ck_assert(harness_file_count(log3, "redis.port"));
     free(log);
     free(log2);
     free(log3);
