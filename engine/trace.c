@@ -108,6 +108,11 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
     if (in->end_us < in->start_us)
         return trace_reject(trace, errstr, errstr_size, "span %s: end_us < start_us, ignored",
                             in->span_id, NULL);
+    /* Within +-2^62 us (146,000 years) every difference of two times fits in
+     * an int64; beyond, nothing real is being described. */
+    if (in->start_us < -TRACE_MAX_ABS_TIME_US || in->end_us > TRACE_MAX_ABS_TIME_US)
+        return trace_reject(trace, errstr, errstr_size,
+                            "span %s: timestamp out of range, ignored", in->span_id, NULL);
     size_t existing;
     int duplicate;
     if (strnlen(in->span_id, trace->max_string + 1) > trace->max_string) {

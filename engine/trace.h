@@ -16,6 +16,9 @@ typedef struct trace trace_t;
  * warning. trace_set_max_string_bytes() changes it for one trace. */
 #define TRACE_MAX_STRING_BYTES 4096
 
+/* Timestamps beyond +-this are refused, so that time differences never overflow. */
+#define TRACE_MAX_ABS_TIME_US (INT64_C(1) << 62)
+
 typedef enum trace_add_result {
     TRACE_ADD_OK = 0,
     TRACE_ADD_DUPLICATE = 1, /* same span_id seen before: ignored */

@@ -416,6 +416,8 @@ static void put_recommendation_body(avro_out_t *o, const profile_recommendation_
 }
 
 static void put_envelope(avro_out_t *o, const profile_t *p, bool with_complete) {
+    if (p->profile_id && !p->profile_id[0]) /* else the record would start with 0, like a framed one */
+        out_fail(o, "profile_avro: %s is empty", "profile_id");
     put_string(o, "profile_id", p->profile_id);
     put_string(o, "trace_id", p->trace_id);
     put_nullable_string(o, "dag_id", p->dag_id);
@@ -1033,13 +1035,18 @@ int profile_avro_decode(profile_avro_t *avro, const void *data, size_t len,
         snprintf(errstr, errstr_size, "profile_avro: message too large");
         return -1;
     }
-    /* Framed when it starts with 0 and the rest is exactly one record; a bare
-     * record with an empty profile_id also starts with 0, hence the check. */
-    if (len >= CONFLUENT_HEADER_BYTES && bytes[0] == 0 &&
-        scan_record(avro->profile_schema, bytes + CONFLUENT_HEADER_BYTES,
-                    len - CONFLUENT_HEADER_BYTES, &framed_problem))
-        return decode_body(avro, bytes + CONFLUENT_HEADER_BYTES, len - CONFLUENT_HEADER_BYTES,
-                           out, errstr, errstr_size);
+    /* A leading 0 is the Confluent header: a bare record starts with the
+     * length of its profile_id, which is never empty. */
+    if (len >= 1 && bytes[0] == 0) {
+        if (len >= CONFLUENT_HEADER_BYTES &&
+            scan_record(avro->profile_schema, bytes + CONFLUENT_HEADER_BYTES,
+                        len - CONFLUENT_HEADER_BYTES, &framed_problem))
+            return decode_body(avro, bytes + CONFLUENT_HEADER_BYTES, len - CONFLUENT_HEADER_BYTES,
+                               out, errstr, errstr_size);
+        snprintf(errstr, errstr_size, "profile_avro: not a Profile record: %s (framed)",
+                 framed_problem ? framed_problem : "shorter than the Confluent header");
+        return -1;
+    }
     if (scan_record(avro->profile_schema, bytes, len, &bare_problem))
         return decode_body(avro, bytes, len, out, errstr, errstr_size);
     if (framed_problem)

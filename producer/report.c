@@ -629,11 +629,27 @@ static void critical_path(report_t *r) {
     buf_free(&path);
 }
 
+/* A decoded profile may hold any int64: time arithmetic saturates instead of
+ * overflowing. */
+static int64_t sat_sub(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static int64_t sat_add(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 /* The column of time `t` on a timeline of `columns` cells over [origin, origin + extent). */
 static int timeline_column(int64_t t, int64_t origin, int64_t extent, int columns) {
     if (t <= origin)
         return 0;
-    double column = (double)(t - origin) * columns / (double)extent;
+    double column = ((double)t - (double)origin) * columns / (double)extent;
     return column >= columns ? columns : (int)column;
 }
 
@@ -654,20 +670,20 @@ static void timeline(report_t *r) {
     }
     /* Span the run and every node, so bad timestamps still fit on the chart. */
     int64_t origin = p->summary.run_start_us;
-    int64_t finish = p->summary.run_start_us + (p->summary.wall_us > 0 ? p->summary.wall_us : 0);
+    int64_t finish = sat_add(p->summary.run_start_us, p->summary.wall_us > 0 ? p->summary.wall_us : 0);
     for (size_t i = 0; i < p->node_count; i++) {
         if (p->nodes[i].start_us < origin)
             origin = p->nodes[i].start_us;
         if (p->nodes[i].end_us > finish)
             finish = p->nodes[i].end_us;
     }
-    int64_t extent = finish > origin ? finish - origin : 1;
+    int64_t extent = finish > origin ? sat_sub(finish, origin) : 1;
 
     spaces(r, 2 + name + 3);
-    format_duration(r, origin - p->summary.run_start_us, text, sizeof(text));
+    format_duration(r, sat_sub(origin, p->summary.run_start_us), text, sizeof(text));
     put(r, text);
     int used = string_columns(r, text);
-    format_duration(r, finish - p->summary.run_start_us, text, sizeof(text));
+    format_duration(r, sat_sub(finish, p->summary.run_start_us), text, sizeof(text));
     int right = string_columns(r, text);
     spaces(r, columns - used - right);
     put(r, text);
@@ -739,8 +755,9 @@ static void format_chart_value(const report_t *r, const chart_t *chart, double v
                                char *text, size_t size) {
     if (chart->money)
         format_cost(value, text, size);
-    else
-        format_duration(r, (int64_t)value, text, size);
+    else /* (double)INT64_MAX rounds up to 2^63, past what int64 holds */
+        format_duration(r, value >= 9.2e18 ? INT64_MAX : value <= -9.2e18 ? INT64_MIN : (int64_t)value,
+                        text, size);
 }
 
 /* A horizontal bar of value/max of `columns` cells, in eighths of a cell

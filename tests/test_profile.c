@@ -505,6 +505,9 @@ START_TEST(invalid_and_duplicate_spans) {
     span_t other = sp("b", NULL, "n", SPAN_KIND_NODE, 0, 5);
     other.trace_id = "t2";
     ck_assert_int_eq(trace_add_span(t, &other, err, sizeof(err)), TRACE_ADD_INVALID);
+    span_t huge = sp("huge", NULL, "n", SPAN_KIND_NODE, -5, INT64_MAX);
+    ck_assert_int_eq(trace_add_span(t, &huge, err, sizeof(err)), TRACE_ADD_INVALID);
+    ck_assert_str_eq(err, "span huge: timestamp out of range, ignored");
     span_t noid = sp("", NULL, "n", SPAN_KIND_NODE, 0, 5);
     ck_assert_int_eq(trace_add_span(t, &noid, err, sizeof(err)), TRACE_ADD_INVALID);
     profile_t *p = compute(t, NULL);
