@@ -851,6 +851,10 @@ static int get_profile(avro_decoder_t *d, avro_value_t *root) {
         get_bottlenecks(d, root) != 0 || get_recommendations(d, root) != 0 ||
         get_string_array(d, root, "warnings", &p->warnings, &p->warning_count) != 0)
         return -1;
+    if (!p->profile_id[0]) { /* dagprof never writes one; it would not re-encode */
+        snprintf(d->codec.errstr, d->codec.errstr_size, "profile_avro: profile_id is empty");
+        return -1;
+    }
     return 0;
 }
 
