@@ -25,6 +25,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== local stack"
+# a fresh stack: both servers keep their data in memory only
+compose/stack.sh stop >/dev/null 2>&1 || true
 DAGPROF_BUILD_DIR=build compose/stack.sh start
 set -a
 # shellcheck source=/dev/null
@@ -43,7 +45,8 @@ for _ in $(seq 1 100); do
 done
 
 echo "== dagprof loadgen: $RUNS runs"
-build/dagprof loadgen --loadgen.runs "$RUNS" --loadgen.rate 20000
+# a new seed each time: new trace ids
+build/dagprof loadgen --loadgen.runs "$RUNS" --loadgen.rate 20000 --loadgen.seed "$(date +%s)"
 
 echo "== waiting for the profiles"
 for _ in $(seq 1 300); do
@@ -52,6 +55,11 @@ for _ in $(seq 1 300); do
   [ "${done_count:-0}" -ge "$RUNS" ] && break
   sleep 0.2
 done
+if [ "${done_count:-0}" -lt "$RUNS" ]; then
+  echo "demo: only ${done_count:-0} of $RUNS runs were profiled; dagprof run's log:" >&2
+  tail -20 "$STACK/run.log" >&2
+  exit 1
+fi
 
 echo "== dagprof tail: the first two profiles"
 build/dagprof tail --tail.from.beginning --tail.max 2 --tail.timeout.ms 20000
