@@ -16,6 +16,7 @@
 
 #include <avro.h>
 
+#include "harness_fixtures.h"
 #include "buf.h"
 #include "harness.h"
 #include "profile.h"
@@ -24,27 +25,8 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-    buf_t text = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        ck_assert_int_eq(buf_append(&text, chunk, n), 0);
-    fclose(f);
-    *len = text.len;
-    return text.data ? text.data : strdup("");
-}
-
 static profile_t *small_profile(void) {
-    size_t len;
-    char err[256];
-    profile_t *p = NULL;
-    char *json = read_file(DAGPROF_FIXTURES "/enc_profile_small.json", &len);
-    ck_assert_msg(profile_json_read(json, len, &p, err, sizeof(err)) == 0, "%s", err);
-    free(json);
-    return p;
+    return harness_small_profile(DAGPROF_FIXTURES);
 }
 
 static char *to_json(const profile_t *p) {
@@ -103,7 +85,7 @@ static char *run_python(const char *script, const char *arg1, const char *arg2,
     int status = -1;
     ck_assert_int_eq(harness_wait(pid, 120000, &status), 0);
     size_t len;
-    char *output = read_file(log_path, &len);
+    char *output = harness_read_file(log_path, &len);
     ck_assert_msg(status == 0, "python exited with %d:\n%s", status, output);
     return output;
 }
@@ -129,7 +111,7 @@ START_TEST(test_embedded_schemas_equal_files) {
     };
     for (size_t i = 0; i < 2; i++) {
         size_t len;
-        char *text = read_file(schemas[i].file, &len);
+        char *text = harness_read_file(schemas[i].file, &len);
         avro_schema_t from_file = NULL, embedded = NULL;
         ck_assert_msg(avro_schema_from_json_length(text, len, &from_file) == 0, "%s: %s",
                       schemas[i].file, avro_strerror());

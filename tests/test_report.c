@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness_fixtures.h"
 #include "buf.h"
 #include "profile.h"
 #include "profile_json.h"
@@ -21,27 +22,8 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    buf_t text = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        ck_assert_int_eq(buf_append(&text, chunk, n), 0);
-    fclose(f);
-    *len = text.len;
-    return text.data ? text.data : strdup("");
-}
-
 static profile_t *small_profile(void) {
-    size_t len;
-    char err[256];
-    profile_t *p = NULL;
-    char *json = read_file(DAGPROF_FIXTURES "/enc_profile_small.json", &len);
-    ck_assert_msg(profile_json_read(json, len, &p, err, sizeof(err)) == 0, "%s", err);
-    free(json);
-    return p;
+    return harness_small_profile(DAGPROF_FIXTURES);
 }
 
 static char *report(const profile_t *p, int width, bool ascii, bool color, size_t max_rows) {
@@ -126,7 +108,7 @@ static void assert_matches_fixture(const char *text, const char *fixture) {
     char path[1024];
     size_t len;
     snprintf(path, sizeof(path), "%s/%s", DAGPROF_FIXTURES, fixture);
-    char *expected = read_file(path, &len);
+    char *expected = harness_read_file(path, &len);
     assert_text_eq(text, expected);
     free(expected);
 }
