@@ -171,13 +171,10 @@ static const char recommendation_schema_json[] =
 
 struct profile_avro {
     avro_schema_t profile_schema;
-    avro_schema_t recommendation_schema;
+    avro_schema_t recommendation_schema; /* parsed at start: the embedded text must be valid */
     avro_value_iface_t *profile_iface;
-    avro_value_iface_t *recommendation_iface;
-    avro_value_t profile_value; /* reused by every encode and decode */
-    avro_value_t recommendation_value;
+    avro_value_t profile_value; /* reused by every decode; encoding writes bytes directly */
     bool have_profile_value;
-    bool have_recommendation_value;
 };
 
 const char *profile_avro_profile_schema_json(void) {
@@ -193,12 +190,8 @@ void profile_avro_free(profile_avro_t *avro) {
         return;
     if (avro->have_profile_value)
         avro_value_decref(&avro->profile_value);
-    if (avro->have_recommendation_value)
-        avro_value_decref(&avro->recommendation_value);
     if (avro->profile_iface)
         avro_value_iface_decref(avro->profile_iface);
-    if (avro->recommendation_iface)
-        avro_value_iface_decref(avro->recommendation_iface);
     if (avro->profile_schema)
         avro_schema_decref(avro->profile_schema);
     if (avro->recommendation_schema)
@@ -225,8 +218,7 @@ profile_avro_t *profile_avro_new(char *errstr, size_t errstr_size) {
         goto fail;
     }
     avro->profile_iface = avro_generic_class_from_schema(avro->profile_schema);
-    avro->recommendation_iface = avro_generic_class_from_schema(avro->recommendation_schema);
-    if (!avro->profile_iface || !avro->recommendation_iface) {
+    if (!avro->profile_iface) {
         snprintf(errstr, errstr_size, "profile_avro: %s", avro_strerror());
         goto fail;
     }
@@ -235,11 +227,6 @@ profile_avro_t *profile_avro_new(char *errstr, size_t errstr_size) {
         goto fail;
     }
     avro->have_profile_value = true;
-    if (avro_generic_value_new(avro->recommendation_iface, &avro->recommendation_value) != 0) {
-        snprintf(errstr, errstr_size, "profile_avro: %s", avro_strerror());
-        goto fail;
-    }
-    avro->have_recommendation_value = true;
     return avro;
 
 fail:
