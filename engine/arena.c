@@ -45,7 +45,7 @@ static arena_chunk_t *arena_chunk_new(size_t size) {
     return chunk;
 }
 
-void *arena_alloc(arena_t *arena, size_t size) {
+void *arena_alloc_uninit(arena_t *arena, size_t size) {
     if (size > SIZE_MAX - ARENA_ALIGN)
         return NULL;
     size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
@@ -66,7 +66,6 @@ void *arena_alloc(arena_t *arena, size_t size) {
             } else {
                 arena->head = big;
             }
-            memset(big->data, 0, size);
             return big->data;
         }
         chunk = arena_chunk_new(ARENA_CHUNK_BYTES);
@@ -77,7 +76,13 @@ void *arena_alloc(arena_t *arena, size_t size) {
     }
     void *p = chunk->data + chunk->used;
     chunk->used += size;
-    memset(p, 0, size);
+    return p;
+}
+
+void *arena_alloc(arena_t *arena, size_t size) {
+    void *p = arena_alloc_uninit(arena, size);
+    if (p)
+        memset(p, 0, size);
     return p;
 }
 

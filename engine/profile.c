@@ -235,7 +235,7 @@ static void tokens_add(profile_tokens_t *t, const span_t *s) {
 static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
                          const char **node_names, size_t *node_count, int64_t *node_of) {
     size_t n = trace_span_count(trace);
-    size_t *path = arena_alloc(dag->scratch, n * sizeof(*path));
+    size_t *path = arena_alloc_uninit(dag->scratch, n * sizeof(*path));
     if (!path)
         return -1;
     size_t missing_parents = 0, parent_cycles = 0;
@@ -309,8 +309,8 @@ typedef struct edge_list {
 static int edge_push(dag_t *dag, edge_list_t *e, size_t from, size_t to) {
     if (e->count == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 64;
-        size_t *f = arena_alloc(dag->scratch, cap * sizeof(*f));
-        size_t *t = arena_alloc(dag->scratch, cap * sizeof(*t));
+        size_t *f = arena_alloc_uninit(dag->scratch, cap * sizeof(*f));
+        size_t *t = arena_alloc_uninit(dag->scratch, cap * sizeof(*t));
         if (!f || !t)
             return -1;
         if (e->count) {
@@ -331,8 +331,8 @@ static int edge_push(dag_t *dag, edge_list_t *e, size_t from, size_t to) {
 static int edges_to_csr(dag_t *dag, const edge_list_t *e, size_t **off_out, size_t **list_out) {
     size_t nn = dag->node_count;
     size_t *off = arena_alloc(dag->scratch, (nn + 1) * sizeof(*off));
-    size_t *list = arena_alloc(dag->scratch, (e->count + 1) * sizeof(*list));
-    size_t *fill = arena_alloc(dag->scratch, (nn + 1) * sizeof(*fill));
+    size_t *list = arena_alloc_uninit(dag->scratch, (e->count + 1) * sizeof(*list));
+    size_t *fill = arena_alloc_uninit(dag->scratch, (nn + 1) * sizeof(*fill));
     if (!off || !list || !fill)
         return -1;
     for (size_t i = 0; i < e->count; i++)
@@ -346,8 +346,16 @@ static int edges_to_csr(dag_t *dag, const edge_list_t *e, size_t **off_out, size
     size_t w = 0;
     for (size_t k = 0; k < nn; k++) {
         size_t b = off[k], end = off[k + 1];
-        if (end - b > 1)
+        if (end - b > 16) {
             qsort(list + b, end - b, sizeof(*list), size_cmp);
+        } else { /* a node has a few dependencies: insertion sort, no calls */
+            for (size_t i = b + 1; i < end; i++) {
+                size_t v = list[i], j = i;
+                for (; j > b && list[j - 1] > v; j--)
+                    list[j] = list[j - 1];
+                list[j] = v;
+            }
+        }
         off[k] = w;
         for (size_t i = b; i < end; i++)
             if (i == b || list[i] != list[i - 1])
@@ -365,10 +373,10 @@ static int edges_to_csr(dag_t *dag, const edge_list_t *e, size_t **off_out, size
 static int break_cycles(dag_t *dag, size_t *off, size_t *list, const profile_node_t *nodes) {
     size_t nn = dag->node_count;
     unsigned char *color = arena_alloc(dag->scratch, nn + 1);
-    size_t *stack = arena_alloc(dag->scratch, (nn + 1) * sizeof(*stack));
-    size_t *next = arena_alloc(dag->scratch, (nn + 1) * sizeof(*next));
+    size_t *stack = arena_alloc_uninit(dag->scratch, (nn + 1) * sizeof(*stack));
+    size_t *next = arena_alloc_uninit(dag->scratch, (nn + 1) * sizeof(*next));
     unsigned char *dropped = arena_alloc(dag->scratch, off[nn] + 1);
-    dag->topo = arena_alloc(dag->scratch, (nn + 1) * sizeof(*dag->topo));
+    dag->topo = arena_alloc_uninit(dag->scratch, (nn + 1) * sizeof(*dag->topo));
     if (!color || !stack || !next || !dropped || !dag->topo)
         return -1;
     size_t topo_len = 0, cycles = 0;
@@ -499,9 +507,14 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
 
     /* 1. run span and dag_id: deterministic whatever order the spans came in */
     const span_t *run = NULL, *dag_source = NULL;
-    size_t run_spans = 0;
+    /* sizes for what follows */
+    size_t run_spans = 0, llm_spans = 0, named_spans = 0, node_spans = 0, tool_spans = 0;
     for (size_t i = 0; i < n; i++) {
         const span_t *s = trace_span(trace, i);
+        llm_spans += s->kind == SPAN_KIND_LLM;
+        node_spans += s->kind == SPAN_KIND_NODE;
+        tool_spans += s->kind == SPAN_KIND_TOOL;
+        named_spans += s->node_id && s->node_id[0];
         if (s->kind == SPAN_KIND_RUN) {
             run_spans++;
             if (!run || s->start_us < run->start_us ||
@@ -535,10 +548,10 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     p->profile_id = profile_id;
 
     /* 2. the node of every span */
-    if (strmap_init(&node_by_id, 64) != 0 || strmap_init(&model_by_name, 16) != 0)
+    if (strmap_init(&node_by_id, named_spans) != 0 || strmap_init(&model_by_name, 16) != 0)
         goto oom;
-    const char **created_names = arena_alloc(S, n * sizeof(*created_names));
-    int64_t *node_of = arena_alloc(S, n * sizeof(*node_of));
+    const char **created_names = arena_alloc_uninit(S, n * sizeof(*created_names));
+    int64_t *node_of = arena_alloc_uninit(S, n * sizeof(*node_of));
     if (!created_names || !node_of)
         goto oom;
     size_t nn = 0;
@@ -546,8 +559,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         goto oom;
 
     /* nodes sorted by id; remap the provisional indexes */
-    named_index_t *order = arena_alloc(S, (nn + 1) * sizeof(*order));
-    size_t *rank = arena_alloc(S, (nn + 1) * sizeof(*rank));
+    named_index_t *order = arena_alloc_uninit(S, (nn + 1) * sizeof(*order));
+    size_t *rank = arena_alloc_uninit(S, (nn + 1) * sizeof(*rank));
     if (!order || !rank)
         goto oom;
     for (size_t k = 0; k < nn; k++)
@@ -577,17 +590,24 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     unsigned char *any_error = arena_alloc(S, nn + 1), *any_ok = arena_alloc(S, nn + 1);
     size_t *tool_count = arena_alloc(S, (nn + 1) * sizeof(size_t));
     dag.call_off = arena_alloc(S, (nn + 2) * sizeof(size_t));
-    dag.all_calls = arena_alloc(S, n * sizeof(dag_llm_call_t));
+    dag.all_calls = arena_alloc_uninit(S, (llm_spans + 1) * sizeof(dag_llm_call_t));
     dag.final_attempt_start_us = arena_alloc(S, (nn + 1) * sizeof(int64_t));
     if (!last_attempt || !last_attempt_span || !any_error || !any_ok || !tool_count ||
         !dag.call_off || !dag.all_calls || !dag.final_attempt_start_us)
         goto oom;
 
-    profile_model_usage_t *usage = arena_alloc(S, n * sizeof(*usage));
-    pricing_price_t *usage_price = arena_alloc(S, n * sizeof(*usage_price));
-    unsigned char *usage_priced = arena_alloc(S, n);
-    size_t model_count = 0;
-    if (!usage || !usage_price || !usage_priced)
+    /* per distinct model, grown as models appear: a trace has a handful */
+    profile_model_usage_t *usage = NULL;
+    pricing_price_t *usage_price = NULL;
+    unsigned char *usage_priced = NULL;
+    size_t model_count = 0, model_cap = 0;
+
+    /* The node and tool spans of nodes, in trace order, for the passes that
+     * need only them: walking every span again cost more than the work. */
+    size_t *node_span_at = arena_alloc_uninit(S, (node_spans + 1) * sizeof(size_t));
+    size_t *tool_span_at = arena_alloc_uninit(S, (tool_spans + 1) * sizeof(size_t));
+    size_t node_span_count = 0, tool_span_count = 0;
+    if (!node_span_at || !tool_span_at)
         goto oom;
 
     profile_summary_t *sum = &p->summary;
@@ -607,6 +627,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             else if (s->status == SPAN_STATUS_OK)
                 any_ok[k] = 1;
             if (s->kind == SPAN_KIND_NODE) {
+                node_span_at[node_span_count++] = i;
                 if (s->attempt >= 1)
                     nd->retries++;
                 const span_t *last = last_attempt_span[k];
@@ -618,6 +639,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 if (s->depends_on_count)
                     has_declared = 1;
             } else if (s->kind == SPAN_KIND_TOOL) {
+                tool_span_at[tool_span_count++] = i;
                 tool_count[k]++;
             }
         }
@@ -628,6 +650,23 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             if (rc < 0)
                 goto oom;
             if (rc == 1) {
+                if (model_count == model_cap) {
+                    size_t cap = model_cap ? 2 * model_cap : 8;
+                    profile_model_usage_t *u = arena_alloc(S, cap * sizeof(*u));
+                    pricing_price_t *up = arena_alloc(S, cap * sizeof(*up));
+                    unsigned char *ud = arena_alloc(S, cap);
+                    if (!u || !up || !ud)
+                        goto oom;
+                    if (model_count) {
+                        memcpy(u, usage, model_count * sizeof(*u));
+                        memcpy(up, usage_price, model_count * sizeof(*up));
+                        memcpy(ud, usage_priced, model_count);
+                    }
+                    usage = u;
+                    usage_price = up;
+                    usage_priced = ud;
+                    model_cap = cap;
+                }
                 m = model_count++;
                 usage[m].model = arena_strdup(A, model);
                 if (!usage[m].model)
@@ -663,12 +702,12 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     /* llm calls per node (CSR, start order), tool calls and models per node */
     for (size_t k = 0; k < nn; k++)
         dag.call_off[k + 1] += dag.call_off[k];
-    dag.calls = arena_alloc(S, (dag.call_off[nn] + 1) * sizeof(dag_llm_call_t));
-    size_t *call_fill = arena_alloc(S, (nn + 1) * sizeof(size_t));
+    dag.calls = arena_alloc_uninit(S, (dag.call_off[nn] + 1) * sizeof(dag_llm_call_t));
+    size_t *call_fill = arena_alloc_uninit(S, (nn + 1) * sizeof(size_t));
     if (!dag.calls || !call_fill)
         goto oom;
     memcpy(call_fill, dag.call_off, nn * sizeof(size_t));
-    dag_llm_call_t *loose = arena_alloc(S, (dag.call_count + 1) * sizeof(*loose));
+    dag_llm_call_t *loose = arena_alloc_uninit(S, (dag.call_count + 1) * sizeof(*loose));
     size_t loose_count = 0;
     if (!loose)
         goto oom;
@@ -738,19 +777,19 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         size_t total_tools = 0;
         for (size_t k = 0; k < nn; k++)
             total_tools += tool_count[k];
-        timed_span_t *ts = arena_alloc(S, (total_tools + 1) * sizeof(*ts));
+        timed_span_t *ts = arena_alloc_uninit(S, (total_tools + 1) * sizeof(*ts));
         size_t *tool_fill = arena_alloc(S, (nn + 1) * sizeof(size_t));
         dag.tool_off = arena_alloc(S, (nn + 1) * sizeof(size_t));
-        dag.tools = arena_alloc(S, (total_tools + 1) * sizeof(*dag.tools));
+        dag.tools = arena_alloc_uninit(S, (total_tools + 1) * sizeof(*dag.tools));
         if (!ts || !tool_fill || !dag.tool_off || !dag.tools)
             goto oom;
         for (size_t k = 0; k < nn; k++)
             dag.tool_off[k + 1] = dag.tool_off[k] + tool_count[k];
         memcpy(tool_fill, dag.tool_off, nn * sizeof(size_t));
-        for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < tool_span_count; j++) {
+            size_t i = tool_span_at[j];
             const span_t *s = trace_span(trace, i);
-            if (s->kind == SPAN_KIND_TOOL && node_of[i] >= 0)
-                ts[tool_fill[node_of[i]]++] = (timed_span_t){s->start_us, s->span_id, i};
+            ts[tool_fill[node_of[i]]++] = (timed_span_t){s->start_us, s->span_id, i};
         }
         for (size_t k = 0; k < nn; k++)
             if (tool_count[k] > 1)
@@ -809,10 +848,9 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     if (has_declared) {
         sum->edges = PROFILE_EDGES_DECLARED;
         size_t unknown = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < node_span_count; j++) {
+            size_t i = node_span_at[j];
             const span_t *s = trace_span(trace, i);
-            if (node_of[i] < 0 || s->kind != SPAN_KIND_NODE)
-                continue;
             size_t k = (size_t)node_of[i];
             for (size_t j = 0; j < s->depends_on_count; j++) {
                 size_t d;
@@ -836,7 +874,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         /* Each node depends on the node that ended at or before its start with
          * the latest end (ties: smallest node_id): one binary search per node. */
         sum->edges = PROFILE_EDGES_INFERRED;
-        end_order_t *by_end = arena_alloc(S, (nn + 1) * sizeof(*by_end));
+        end_order_t *by_end = arena_alloc_uninit(S, (nn + 1) * sizeof(*by_end));
         if (!by_end)
             goto oom;
         for (size_t k = 0; k < nn; k++)

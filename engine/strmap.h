@@ -9,10 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct strmap_slot {
+    const char *key; /* NULL: empty */
+    uint64_t hash;   /* of the key, compared before the key itself */
+    size_t value;
+} strmap_slot_t;
+
 typedef struct strmap {
-    const char **keys;
-    size_t *values;
-    size_t cap; /* power of two */
+    strmap_slot_t *slots; /* a probe reads one slot: key, hash and value together */
+    size_t cap;           /* power of two */
     size_t count;
 } strmap_t;
 
