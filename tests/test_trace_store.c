@@ -169,6 +169,56 @@ END_TEST
 
 /* A span of a trace that was profiled and whose spans expired is refused,
  * instead of starting a trace of one span with a revision already used. */
+/* One call with more spans than the script looks up or stores at once (it
+ * works in chunks of 1,000), with duplicates inside the batch and against
+ * what is stored: the first copy wins, each later one is a duplicate. */
+START_TEST(large_batch_in_chunks) {
+    trace_store_options_t o = options();
+    o.max_spans_per_trace = 10000;
+    trace_store_t *s = open_store(&o);
+    enum { N = 2500 };
+    static char ids[N + 10][16], blobs[N + 10][16];
+    static trace_store_span_t batch[N + 10];
+    static trace_store_outcome_t out[N + 10];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "s%d", i);
+        snprintf(blobs[i], sizeof(blobs[i]), "b%d", i);
+        batch[i] = span(0, "big", ids[i], i == 7, blobs[i]);
+    }
+    batch[N] = span(0, "big", "s1234", 0, "second copy"); /* a duplicate in the same batch */
+    append(s, batch, N + 1, 1000, out);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(out[i] == TRACE_STORE_ADDED, "span %d: %d", i, out[i]);
+    ck_assert_int_eq(out[N], TRACE_STORE_DUPLICATE);
+
+    /* again, with ten new spans among the old ones */
+    for (int i = 0; i < 10; i++) {
+        snprintf(ids[N + i], sizeof(ids[N + i]), "new%d", i);
+        snprintf(blobs[N + i], sizeof(blobs[N + i]), "n%d", i);
+        batch[N + i] = span(0, "big", ids[N + i], 0, blobs[N + i]);
+    }
+    append(s, batch, N + 10, 2000, out);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(out[i] == TRACE_STORE_DUPLICATE, "span %d: %d", i, out[i]);
+    for (int i = N; i < N + 10; i++)
+        ck_assert_int_eq(out[i], TRACE_STORE_ADDED);
+
+    char err[256];
+    trace_store_ref_t ref = {0, "big", 0};
+    trace_store_trace_t *t;
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 10000, &t, err, sizeof(err)), 0);
+    ck_assert(t[0].exists);
+    ck_assert(t[0].has_run);
+    ck_assert_int_eq(t[0].gen, N + 10);
+    ck_assert_uint_eq(t[0].span_count, N + 10);
+    for (size_t i = 0; i < t[0].span_count; i++) /* the first copy of s1234 was kept */
+        ck_assert(t[0].blob_lens[i] != strlen("second copy") ||
+                  memcmp(t[0].blobs[i], "second copy", t[0].blob_lens[i]) != 0);
+    trace_store_traces_free(t, 1);
+    trace_store_free(s);
+}
+END_TEST
+
 START_TEST(expired_trace) {
     trace_store_options_t o = options();
     trace_store_t *s = open_store(&o);
@@ -396,6 +446,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, append_dedup_due_load_finish);
     tcase_add_test(tc, limits);
+    tcase_add_test(tc, large_batch_in_chunks);
     tcase_add_test(tc, expired_trace);
     tcase_add_test(tc, crashed_lease);
     tcase_add_test(tc, ttl_and_key_layout);
