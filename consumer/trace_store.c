@@ -70,9 +70,10 @@ static const char APPEND_LUA[] =
     "end\n"
     "return out\n";
 
-/* Load a trace: {exists, gen, rev, run, dropped, {span_id, blob, ...}}. The
- * trace is leased until ARGV[2] (ms): it leaves the due schedule until then, so
- * no instance profiles it twice at once; a crashed holder's lease runs out and
+/* Load a trace: {exists, gen, rev, run, dropped, {blob, ...}}; a blob holds its
+ * span_id, so HVALS leaves the field names out of the reply. The trace is
+ * leased until ARGV[2] (ms): it leaves the due schedule until then, so no
+ * instance profiles it twice at once; a crashed holder's lease runs out and
  * the partition's owner takes the trace up again. The lease remembers how many
  * spans it covered (lease_gen): when an unfinished lease is found and spans
  * came since, the crashed holder may have published that revision already, so
@@ -89,7 +90,7 @@ static const char LOAD_LUA[] =
     "redis.call('HSET', KEYS[2], 'lease', ARGV[2], 'lease_gen', gen)\n"
     "redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[1])\n"
     "local m = redis.call('HMGET', KEYS[2], 'gen', 'rev', 'run', 'dropped')\n"
-    "return {1, m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0', redis.call('HGETALL', KEYS[1])}\n";
+    "return {1, m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0', redis.call('HVALS', KEYS[1])}\n";
 
 /* End a lease. Published (ARGV[6] = 1): count the next revision, and leave the
  * due set unless spans were added after the load, in which case the next
@@ -125,105 +126,80 @@ struct trace_store {
 
 /* ---- a pipeline of commands, built then sent in one round trip -------------- */
 
+/* Commands are written straight in the Redis protocol (RESP) into one buffer,
+ * handed to hiredis whole: formatting through redisAppendCommandArgv, with an
+ * argv and a formatted key allocated per command, was a tenth of `dagprof
+ * run`'s CPU (bench_e2e). */
 typedef struct pipeline {
-    size_t count, cap;
-    int *argc;
-    const char ***argv;
-    size_t **argvlen;
-    char **owned; /* strings built for the pipeline (keys, numbers) */
-    size_t owned_count, owned_cap;
+    char *data;
+    size_t len, cap;
+    size_t count; /* commands */
     int failed;
 } pipeline_t;
 
 static void pipeline_free(pipeline_t *pl) {
-    for (size_t i = 0; i < pl->count; i++) {
-        free(pl->argv[i]);
-        free(pl->argvlen[i]);
-    }
-    for (size_t i = 0; i < pl->owned_count; i++)
-        free(pl->owned[i]);
-    free(pl->argc);
-    free(pl->argv);
-    free(pl->argvlen);
-    free(pl->owned);
+    free(pl->data);
     memset(pl, 0, sizeof(*pl));
 }
 
-static const char *pipeline_keep(pipeline_t *pl, char *text) {
-    if (!text) {
-        pl->failed = 1;
-        return "";
-    }
-    if (pl->owned_count == pl->owned_cap) {
-        size_t cap = pl->owned_cap ? pl->owned_cap * 2 : 64;
-        char **grown = realloc(pl->owned, cap * sizeof(*grown));
+static void pipeline_write(pipeline_t *pl, const void *data, size_t len) {
+    if (pl->failed)
+        return;
+    if (pl->cap - pl->len < len) {
+        size_t cap = pl->cap ? pl->cap : 4096;
+        while (cap - pl->len < len)
+            cap *= 2;
+        char *grown = realloc(pl->data, cap);
         if (!grown) {
-            free(text);
             pl->failed = 1;
-            return "";
+            return;
         }
-        pl->owned = grown;
-        pl->owned_cap = cap;
-    }
-    pl->owned[pl->owned_count++] = text;
-    return text;
-}
-
-static const char *pipeline_printf(pipeline_t *pl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static const char *pipeline_printf(pipeline_t *pl, const char *fmt, ...) {
-    char *text = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-        text = NULL;
-    va_end(ap);
-    return pipeline_keep(pl, text);
-}
-
-/* Add a command of argc arguments; returns its slot to fill with pipeline_arg. */
-static size_t pipeline_command(pipeline_t *pl, int argc) {
-    if (pl->count == pl->cap) {
-        size_t cap = pl->cap ? pl->cap * 2 : 16;
-        int *a = realloc(pl->argc, cap * sizeof(*a));
-        if (a)
-            pl->argc = a;
-        const char ***v = realloc(pl->argv, cap * sizeof(*v));
-        if (v)
-            pl->argv = v;
-        size_t **l = realloc(pl->argvlen, cap * sizeof(*l));
-        if (l)
-            pl->argvlen = l;
-        if (!a || !v || !l) {
-            pl->failed = 1;
-            return SIZE_MAX;
-        }
+        pl->data = grown;
         pl->cap = cap;
     }
-    size_t slot = pl->count;
-    pl->argv[slot] = calloc((size_t)argc, sizeof(char *));
-    pl->argvlen[slot] = calloc((size_t)argc, sizeof(size_t));
-    pl->argc[slot] = 0;
-    if (!pl->argv[slot] || !pl->argvlen[slot]) {
-        free(pl->argv[slot]);
-        free(pl->argvlen[slot]);
-        pl->failed = 1;
-        return SIZE_MAX;
-    }
+    memcpy(pl->data + pl->len, data, len);
+    pl->len += len;
+}
+
+/* "<mark><n>\r\n": a command's argument count or an argument's length. Two
+ * per argument: by hand, as snprintf here cost a twentieth of the CPU. */
+static void pipeline_header(pipeline_t *pl, char mark, size_t n) {
+    char text[32];
+    char *p = text + sizeof(text);
+    *--p = '\n';
+    *--p = '\r';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    *--p = mark;
+    pipeline_write(pl, p, (size_t)(text + sizeof(text) - p));
+}
+
+/* Start a command of argc arguments; exactly argc pipeline_arg calls follow. */
+static void pipeline_command(pipeline_t *pl, int argc) {
+    pipeline_header(pl, '*', (size_t)argc);
     pl->count++;
-    return slot;
 }
 
-static void pipeline_arg(pipeline_t *pl, size_t slot, const void *data, size_t len) {
-    if (slot == SIZE_MAX)
-        return;
-    int i = pl->argc[slot]++;
-    pl->argv[slot][i] = data;
-    pl->argvlen[slot][i] = len;
+static void pipeline_arg(pipeline_t *pl, const void *data, size_t len) {
+    pipeline_header(pl, '$', len);
+    pipeline_write(pl, data, len);
+    pipeline_write(pl, "\r\n", 2);
 }
 
-static void pipeline_str(pipeline_t *pl, size_t slot, const char *text) {
-    pipeline_arg(pl, slot, text, strlen(text));
+static void pipeline_str(pipeline_t *pl, const char *text) {
+    pipeline_arg(pl, text, strlen(text));
+}
+
+static void format_int(char out[24], long long value) {
+    snprintf(out, 24, "%lld", value);
+}
+
+static void pipeline_int(pipeline_t *pl, long long value) {
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%lld", value);
+    pipeline_arg(pl, text, (size_t)len);
 }
 
 /* ---- connection --------------------------------------------------------------- */
@@ -307,9 +283,8 @@ static int store_run(trace_store_t *store, pipeline_t *pl, redisReply **replies,
     for (int attempt = 0; attempt < 2; attempt++) {
         if (store_connect(store, errstr, errstr_size) != 0)
             return -1;
-        for (size_t i = 0; i < pl->count; i++)
-            if (redisAppendCommandArgv(store->ctx, pl->argc[i], pl->argv[i], pl->argvlen[i]) != REDIS_OK)
-                return store_fail(store, errstr, errstr_size, "cannot queue command");
+        if (redisAppendFormattedCommand(store->ctx, pl->data, pl->len) != REDIS_OK)
+            return store_fail(store, errstr, errstr_size, "cannot queue commands");
         store->round_trips++;
         store->commands += pl->count;
         int noscript = 0, failed = 0;
@@ -395,12 +370,27 @@ uint64_t trace_store_commands(const trace_store_t *store) {
     return store->commands;
 }
 
-static const char *key_of(trace_store_t *store, pipeline_t *pl, int32_t partition, const char *kind,
-                          const char *trace_id) {
-    if (trace_id)
-        return pipeline_printf(pl, "%s:{%s:%d}:%s:%s", store->prefix, store->topic, (int)partition,
-                               kind, trace_id);
-    return pipeline_printf(pl, "%s:{%s:%d}:%s", store->prefix, store->topic, (int)partition, kind);
+/* A key as one argument: <prefix>:{<topic>:<partition>}:<kind>[:<trace_id>].
+ * The braces are a cluster hash tag: a partition's keys share a slot, so its
+ * scripts may touch them together. */
+static void pipeline_key(pipeline_t *pl, const trace_store_t *store, int32_t partition,
+                         const char *kind, const char *trace_id) {
+    char head[64];
+    int part_len = snprintf(head, sizeof(head), ":%d}:", (int)partition);
+    size_t prefix_len = strlen(store->prefix), topic_len = strlen(store->topic),
+           kind_len = strlen(kind), id_len = trace_id ? strlen(trace_id) : 0;
+    size_t len = prefix_len + 2 + topic_len + (size_t)part_len + kind_len + (trace_id ? 1 + id_len : 0);
+    pipeline_header(pl, '$', len);
+    pipeline_write(pl, store->prefix, prefix_len);
+    pipeline_write(pl, ":{", 2);
+    pipeline_write(pl, store->topic, topic_len);
+    pipeline_write(pl, head, (size_t)part_len);
+    pipeline_write(pl, kind, kind_len);
+    if (trace_id) {
+        pipeline_write(pl, ":", 1);
+        pipeline_write(pl, trace_id, id_len);
+    }
+    pipeline_write(pl, "\r\n", 2);
 }
 
 /* ---- append ---------------------------------------------------------------------- */
@@ -440,13 +430,20 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
     if (!group_start)
         goto oom;
     size_t groups = 0;
-    const char *now = pipeline_printf(&pl, "%lld", (long long)now_ms);
-    const char *grace = pipeline_printf(&pl, "%lld", (long long)store->opt.grace_ms);
-    const char *idle = pipeline_printf(&pl, "%lld", (long long)store->opt.idle_timeout_ms);
-    const char *ttl = pipeline_printf(&pl, "%lld", (long long)store->opt.ttl_s);
-    const char *max_spans = pipeline_printf(&pl, "%lld", (long long)store->opt.max_spans_per_trace);
-    const char *max_bytes = pipeline_printf(&pl, "%lld", (long long)store->opt.max_bytes_per_trace);
-    const char *max_open = pipeline_printf(&pl, "%lld", (long long)store->opt.max_open_traces);
+    char now[24];
+    format_int(now, now_ms);
+    char grace[24];
+    format_int(grace, store->opt.grace_ms);
+    char idle[24];
+    format_int(idle, store->opt.idle_timeout_ms);
+    char ttl[24];
+    format_int(ttl, store->opt.ttl_s);
+    char max_spans[24];
+    format_int(max_spans, store->opt.max_spans_per_trace);
+    char max_bytes[24];
+    format_int(max_bytes, store->opt.max_bytes_per_trace);
+    char max_open[24];
+    format_int(max_open, store->opt.max_open_traces);
     for (size_t i = 0; i < count;) {
         size_t j = i;
         while (j < count && order[j].span->partition == order[i].span->partition &&
@@ -454,25 +451,25 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
             j++;
         group_start[groups++] = i;
         const trace_store_span_t *first = order[i].span;
-        size_t slot = pipeline_command(&pl, 3 + 3 + 8 + 3 * (int)(j - i));
-        pipeline_str(&pl, slot, "EVALSHA");
-        pipeline_str(&pl, slot, store->sha[SCRIPT_APPEND]);
-        pipeline_str(&pl, slot, "3");
-        pipeline_str(&pl, slot, key_of(store, &pl, first->partition, "s", first->trace_id));
-        pipeline_str(&pl, slot, key_of(store, &pl, first->partition, "m", first->trace_id));
-        pipeline_str(&pl, slot, key_of(store, &pl, first->partition, "due", NULL));
-        pipeline_str(&pl, slot, now);
-        pipeline_str(&pl, slot, grace);
-        pipeline_str(&pl, slot, idle);
-        pipeline_str(&pl, slot, ttl);
-        pipeline_str(&pl, slot, first->trace_id);
-        pipeline_str(&pl, slot, max_spans);
-        pipeline_str(&pl, slot, max_bytes);
-        pipeline_str(&pl, slot, max_open);
+        pipeline_command(&pl, 3 + 3 + 8 + 3 * (int)(j - i));
+        pipeline_str(&pl, "EVALSHA");
+        pipeline_str(&pl, store->sha[SCRIPT_APPEND]);
+        pipeline_str(&pl, "3");
+        pipeline_key(&pl, store, first->partition, "s", first->trace_id);
+        pipeline_key(&pl, store, first->partition, "m", first->trace_id);
+        pipeline_key(&pl, store, first->partition, "due", NULL);
+        pipeline_str(&pl, now);
+        pipeline_str(&pl, grace);
+        pipeline_str(&pl, idle);
+        pipeline_str(&pl, ttl);
+        pipeline_str(&pl, first->trace_id);
+        pipeline_str(&pl, max_spans);
+        pipeline_str(&pl, max_bytes);
+        pipeline_str(&pl, max_open);
         for (size_t k = i; k < j; k++) {
-            pipeline_str(&pl, slot, order[k].span->span_id);
-            pipeline_arg(&pl, slot, order[k].span->blob, order[k].span->blob_len);
-            pipeline_str(&pl, slot, order[k].span->is_run ? "1" : "0");
+            pipeline_str(&pl, order[k].span->span_id);
+            pipeline_arg(&pl, order[k].span->blob, order[k].span->blob_len);
+            pipeline_str(&pl, order[k].span->is_run ? "1" : "0");
         }
         i = j;
     }
@@ -533,18 +530,20 @@ int trace_store_due(trace_store_t *store, const int32_t *partitions, size_t part
         goto oom;
     /* an equal share per partition, so no partition waits behind the others */
     size_t share = (max + partition_count - 1) / partition_count;
-    const char *now = pipeline_printf(&pl, "%lld", (long long)now_ms);
-    const char *limit = pipeline_printf(&pl, "%zu", share);
+    char now[24];
+    format_int(now, now_ms);
+    char limit[24];
+    format_int(limit, (long long)share);
     for (size_t i = 0; i < partition_count; i++) {
-        size_t slot = pipeline_command(&pl, 8);
-        pipeline_str(&pl, slot, "ZRANGEBYSCORE");
-        pipeline_str(&pl, slot, key_of(store, &pl, partitions[i], "due", NULL));
-        pipeline_str(&pl, slot, "-inf");
-        pipeline_str(&pl, slot, now);
-        pipeline_str(&pl, slot, "WITHSCORES");
-        pipeline_str(&pl, slot, "LIMIT");
-        pipeline_str(&pl, slot, "0");
-        pipeline_str(&pl, slot, limit);
+        pipeline_command(&pl, 8);
+        pipeline_str(&pl, "ZRANGEBYSCORE");
+        pipeline_key(&pl, store, partitions[i], "due", NULL);
+        pipeline_str(&pl, "-inf");
+        pipeline_str(&pl, now);
+        pipeline_str(&pl, "WITHSCORES");
+        pipeline_str(&pl, "LIMIT");
+        pipeline_str(&pl, "0");
+        pipeline_str(&pl, limit);
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
         goto done;
@@ -614,17 +613,18 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
     redisReply **replies = calloc(count, sizeof(*replies));
     if (!traces || !replies)
         goto oom;
-    const char *lease = pipeline_printf(&pl, "%lld", (long long)lease_until_ms);
+    char lease[24];
+    format_int(lease, lease_until_ms);
     for (size_t i = 0; i < count; i++) {
-        size_t slot = pipeline_command(&pl, 8);
-        pipeline_str(&pl, slot, "EVALSHA");
-        pipeline_str(&pl, slot, store->sha[SCRIPT_LOAD]);
-        pipeline_str(&pl, slot, "3");
-        pipeline_str(&pl, slot, key_of(store, &pl, refs[i].partition, "s", refs[i].trace_id));
-        pipeline_str(&pl, slot, key_of(store, &pl, refs[i].partition, "m", refs[i].trace_id));
-        pipeline_str(&pl, slot, key_of(store, &pl, refs[i].partition, "due", NULL));
-        pipeline_str(&pl, slot, refs[i].trace_id);
-        pipeline_str(&pl, slot, lease);
+        pipeline_command(&pl, 8);
+        pipeline_str(&pl, "EVALSHA");
+        pipeline_str(&pl, store->sha[SCRIPT_LOAD]);
+        pipeline_str(&pl, "3");
+        pipeline_key(&pl, store, refs[i].partition, "s", refs[i].trace_id);
+        pipeline_key(&pl, store, refs[i].partition, "m", refs[i].trace_id);
+        pipeline_key(&pl, store, refs[i].partition, "due", NULL);
+        pipeline_str(&pl, refs[i].trace_id);
+        pipeline_str(&pl, lease);
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
         goto done;
@@ -649,14 +649,14 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
         t->has_run = reply_int(r->element[3]) != 0;
         t->dropped = reply_int(r->element[4]);
         redisReply *kv = r->element[5];
-        t->span_count = kv->elements / 2;
+        t->span_count = kv->elements;
         t->blobs = calloc(t->span_count + 1, sizeof(*t->blobs));
         t->blob_lens = calloc(t->span_count + 1, sizeof(*t->blob_lens));
         if (!t->blobs || !t->blob_lens)
             goto oom;
         for (size_t k = 0; k < t->span_count; k++) {
-            t->blobs[k] = kv->element[2 * k + 1]->str;
-            t->blob_lens[k] = kv->element[2 * k + 1]->len;
+            t->blobs[k] = kv->element[k]->str;
+            t->blob_lens[k] = kv->element[k]->len;
         }
     }
     rc = 0;
@@ -687,22 +687,25 @@ int trace_store_finish(trace_store_t *store, const trace_store_done_t *done, siz
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    const char *now = pipeline_printf(&pl, "%lld", (long long)now_ms);
-    const char *grace = pipeline_printf(&pl, "%lld", (long long)store->opt.grace_ms);
-    const char *retry = pipeline_printf(&pl, "%lld", (long long)TRACE_STORE_RETRY_MS);
+    char now[24];
+    format_int(now, now_ms);
+    char grace[24];
+    format_int(grace, store->opt.grace_ms);
+    char retry[24];
+    format_int(retry, TRACE_STORE_RETRY_MS);
     for (size_t i = 0; i < count; i++) {
-        size_t slot = pipeline_command(&pl, 11);
-        pipeline_str(&pl, slot, "EVALSHA");
-        pipeline_str(&pl, slot, store->sha[SCRIPT_FINISH]);
-        pipeline_str(&pl, slot, "2");
-        pipeline_str(&pl, slot, key_of(store, &pl, done[i].partition, "m", done[i].trace_id));
-        pipeline_str(&pl, slot, key_of(store, &pl, done[i].partition, "due", NULL));
-        pipeline_str(&pl, slot, pipeline_printf(&pl, "%lld", (long long)done[i].gen));
-        pipeline_str(&pl, slot, pipeline_printf(&pl, "%lld", (long long)done[i].revision));
-        pipeline_str(&pl, slot, done[i].trace_id);
-        pipeline_str(&pl, slot, now);
-        pipeline_str(&pl, slot, done[i].published ? grace : retry);
-        pipeline_str(&pl, slot, done[i].published ? "1" : "0");
+        pipeline_command(&pl, 11);
+        pipeline_str(&pl, "EVALSHA");
+        pipeline_str(&pl, store->sha[SCRIPT_FINISH]);
+        pipeline_str(&pl, "2");
+        pipeline_key(&pl, store, done[i].partition, "m", done[i].trace_id);
+        pipeline_key(&pl, store, done[i].partition, "due", NULL);
+        pipeline_int(&pl, done[i].gen);
+        pipeline_int(&pl, done[i].revision);
+        pipeline_str(&pl, done[i].trace_id);
+        pipeline_str(&pl, now);
+        pipeline_str(&pl, done[i].published ? grace : retry);
+        pipeline_str(&pl, done[i].published ? "1" : "0");
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) == 0) {
         rc = 0;
@@ -718,9 +721,9 @@ int trace_store_open_count(trace_store_t *store, int32_t partition, int64_t *cou
                            char *errstr, size_t errstr_size) {
     pipeline_t pl = {0};
     redisReply *reply = NULL;
-    size_t slot = pipeline_command(&pl, 2);
-    pipeline_str(&pl, slot, "ZCARD");
-    pipeline_str(&pl, slot, key_of(store, &pl, partition, "due", NULL));
+    pipeline_command(&pl, 2);
+    pipeline_str(&pl, "ZCARD");
+    pipeline_key(&pl, store, partition, "due", NULL);
     int rc = store_run(store, &pl, &reply, errstr, errstr_size);
     if (rc == 0) {
         *count = reply_int(reply);
