@@ -9,66 +9,93 @@
 #include <string.h>
 #include <sys/time.h>
 
-/* Store a batch of spans of one trace. Per span: 0 added, 1 duplicate, 2 over a
- * limit, 3 refused because the partition has too many open traces, 4 refused
- * because the trace was profiled and its spans have expired (its bookkeeping
- * outlives the spans by one TTL to tell).
+/* Store a batch's spans of one partition. KEYS: the partition's due set, then
+ * the span hash and the meta hash of each trace. ARGV: now, grace, idle, ttl,
+ * max spans, max bytes, max open traces; then per trace its id, its span count
+ * and (span_id, blob, is_run) per span. Returns per trace the outcome of each
+ * span: 0 added, 1 duplicate, 2 over a limit, 3 refused because the partition
+ * has too many open traces, 4 refused because the trace was profiled and its
+ * spans have expired (its bookkeeping outlives the spans by one TTL to tell).
  *
- * A fixed number of Redis calls per trace, whatever its span count: one HMGET
- * finds the duplicates and one HSET stores the rest (in chunks that stay under
- * Lua's unpack limit). A HEXISTS and a HSET per span made redis-server spend
- * about 10 CPU seconds per million spans (bench_e2e). */
+ * Redis work per trace is a fixed handful of calls whatever its span count:
+ * one HMGET finds the duplicates, one HSET stores the rest (in chunks under
+ * Lua's unpack limit), one ZADD per partition schedules every trace, and the
+ * TTLs are renewed only when a quarter of the TTL has passed ('exp'). Two calls
+ * per span and a script call per trace made redis-server the busiest process
+ * of the pipeline (bench_e2e). New traces of this call count towards the open
+ * limit as they are accepted. */
 static const char APPEND_LUA[] =
-    "local out, count = {}, (#ARGV - 8) / 3\n"
-    "local n = redis.call('HLEN', KEYS[1])\n"
-    "local m = redis.call('HMGET', KEYS[2], 'rev', 'bytes', 'lease', 'run', 'gen')\n"
-    "local function all(code) for i = 1, count do out[i] = code end return out end\n"
-    "if n == 0 and tonumber(m[1] or '0') > 0 then return all(4) end\n"
-    "if n == 0 and tonumber(ARGV[8]) > 0 and redis.call('EXISTS', KEYS[2]) == 0 and\n"
-    "   redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[8]) then return all(3) end\n"
-    "local have = {}\n"
-    "if n > 0 then\n"
-    "  for c = 0, count - 1, 1000 do\n"
-    "    local ids = {}\n"
-    "    for i = c, math.min(c + 999, count - 1) do ids[#ids + 1] = ARGV[9 + 3 * i] end\n"
-    "    local found = redis.call('HMGET', KEYS[1], unpack(ids))\n"
-    "    for i = 1, #ids do if found[i] then have[ids[i]] = true end end\n"
+    "local now, grace, idle, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local max_spans, max_bytes, max_open = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    "local result, schedule, open, a = {}, {}, nil, 8\n"
+    "local function chunked(cmd, key, list, step)\n"
+    "  local out = {}\n"
+    "  for c = 1, #list, step do\n"
+    "    local r = redis.call(cmd, key, unpack(list, c, math.min(c + step - 1, #list)))\n"
+    "    if type(r) == 'table' then for i = 1, #r do out[#out + 1] = r[i] end end\n"
     "  end\n"
+    "  return out\n"
     "end\n"
-    "local bytes = tonumber(m[2] or '0')\n"
-    "local max_spans, max_bytes = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
-    "local fields, added, dropped, run = {}, 0, 0, m[4]\n"
-    "for i = 0, count - 1 do\n"
-    "  local id, blob = ARGV[9 + 3 * i], ARGV[10 + 3 * i]\n"
-    "  local len = string.len(blob)\n"
-    "  if have[id] then out[i + 1] = 1\n"
-    "  elseif n >= max_spans or bytes + len > max_bytes then\n"
-    "    out[i + 1] = 2; dropped = dropped + 1\n"
+    "for t = 1, (#KEYS - 1) / 2 do\n"
+    "  local skey, mkey = KEYS[2 * t], KEYS[2 * t + 1]\n"
+    "  local trace_id, count, first = ARGV[a], tonumber(ARGV[a + 1]), a + 2\n"
+    "  a = first + 3 * count\n"
+    "  local out = {}\n"
+    "  result[t] = out\n"
+    "  local n = redis.call('HLEN', skey)\n"
+    "  local m = redis.call('HMGET', mkey, 'rev', 'bytes', 'lease', 'run', 'gen', 'exp')\n"
+    "  local refuse\n"
+    "  if n == 0 and tonumber(m[1] or '0') > 0 then refuse = 4\n"
+    "  elseif n == 0 and max_open > 0 and redis.call('EXISTS', mkey) == 0 then\n"
+    "    open = open or redis.call('ZCARD', KEYS[1])\n"
+    "    if open >= max_open then refuse = 3 else open = open + 1 end\n"
+    "  end\n"
+    "  if refuse then\n"
+    "    for i = 1, count do out[i] = refuse end\n"
     "  else\n"
-    "    have[id] = true\n"
-    "    fields[#fields + 1] = id; fields[#fields + 1] = blob\n"
-    "    n = n + 1; bytes = bytes + len; added = added + 1; out[i + 1] = 0\n"
-    "    if ARGV[11 + 3 * i] == '1' then run = '1' end\n"
+    "    local have = {}\n"
+    "    if n > 0 then\n"
+    "      local ids = {}\n"
+    "      for i = 0, count - 1 do ids[i + 1] = ARGV[first + 3 * i] end\n"
+    "      local found = chunked('HMGET', skey, ids, 1000)\n"
+    "      for i = 1, count do if found[i] then have[ids[i]] = true end end\n"
+    "    end\n"
+    "    local bytes, fields, added, dropped, run = tonumber(m[2] or '0'), {}, 0, 0, m[4]\n"
+    "    for i = 0, count - 1 do\n"
+    "      local id, blob = ARGV[first + 3 * i], ARGV[first + 3 * i + 1]\n"
+    "      local len = string.len(blob)\n"
+    "      if have[id] then out[i + 1] = 1\n"
+    "      elseif n >= max_spans or bytes + len > max_bytes then\n"
+    "        out[i + 1] = 2; dropped = dropped + 1\n"
+    "      else\n"
+    "        have[id] = true\n"
+    "        fields[#fields + 1] = id; fields[#fields + 1] = blob\n"
+    "        n = n + 1; bytes = bytes + len; added = added + 1; out[i + 1] = 0\n"
+    "        if ARGV[first + 3 * i + 2] == '1' then run = '1' end\n"
+    "      end\n"
+    "    end\n"
+    "    if dropped > 0 then redis.call('HINCRBY', mkey, 'dropped', dropped) end\n"
+    "    if added > 0 then\n"
+    "      chunked('HSET', skey, fields, 2000)\n"
+    "      local gen = tonumber(m[5] or '0') + added\n"
+    "      local renew = not m[6] or now - tonumber(m[6]) > ttl * 250\n"
+    "      local set = {'gen', gen, 'bytes', bytes}\n"
+    "      if run then set[#set + 1] = 'run'; set[#set + 1] = '1' end\n"
+    "      if renew then set[#set + 1] = 'exp'; set[#set + 1] = now end\n"
+    "      redis.call('HSET', mkey, unpack(set))\n"
+    "      local due = now + (run and grace or idle)\n"
+    "      local lease = tonumber(m[3] or '0')\n"
+    "      if lease > due then due = lease end\n"
+    "      schedule[#schedule + 1] = due; schedule[#schedule + 1] = trace_id\n"
+    "      if renew then\n"
+    "        redis.call('EXPIRE', skey, ttl)\n"
+    "        redis.call('EXPIRE', mkey, 2 * ttl)\n"
+    "      end\n"
+    "    end\n"
     "  end\n"
     "end\n"
-    "if dropped > 0 then redis.call('HINCRBY', KEYS[2], 'dropped', dropped) end\n"
-    "if added > 0 then\n"
-    "  for c = 1, #fields, 2000 do\n"
-    "    redis.call('HSET', KEYS[1], unpack(fields, c, math.min(c + 1999, #fields)))\n"
-    "  end\n"
-    "  local gen = tonumber(m[5] or '0') + added\n"
-    "  if run then redis.call('HSET', KEYS[2], 'gen', gen, 'bytes', bytes, 'run', '1')\n"
-    "  else redis.call('HSET', KEYS[2], 'gen', gen, 'bytes', bytes) end\n"
-    "  local due\n"
-    "  if run then due = tonumber(ARGV[1]) + tonumber(ARGV[2])\n"
-    "  else due = tonumber(ARGV[1]) + tonumber(ARGV[3]) end\n"
-    "  local lease = tonumber(m[3] or '0')\n"
-    "  if lease > due then due = lease end\n"
-    "  redis.call('ZADD', KEYS[3], due, ARGV[5])\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
-    "  redis.call('EXPIRE', KEYS[2], 2 * tonumber(ARGV[4]))\n"
-    "end\n"
-    "return out\n";
+    "chunked('ZADD', KEYS[1], schedule, 2000)\n"
+    "return result\n";
 
 /* Load a trace: {exists, gen, rev, run, dropped, {blob, ...}}; a blob holds its
  * span_id, so HVALS leaves the field names out of the reply. The trace is
@@ -80,24 +107,25 @@ static const char APPEND_LUA[] =
  * this load takes the next one -- one profile_id never names two contents.
  * A trace whose spans expired leaves the due set here. */
 static const char LOAD_LUA[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+    "local blobs = redis.call('HVALS', KEYS[1])\n"
+    "if #blobs == 0 then\n"
     "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
     "  return {0}\n"
     "end\n"
-    "local gen = redis.call('HGET', KEYS[2], 'gen') or '0'\n"
-    "local lease_gen = redis.call('HGET', KEYS[2], 'lease_gen')\n"
-    "if lease_gen and lease_gen ~= gen then redis.call('HINCRBY', KEYS[2], 'rev', 1) end\n"
+    "local m = redis.call('HMGET', KEYS[2], 'gen', 'rev', 'run', 'dropped', 'lease_gen')\n"
+    "local gen, rev = m[1] or '0', m[2] or '0'\n"
+    "if m[5] and m[5] ~= gen then rev = redis.call('HINCRBY', KEYS[2], 'rev', 1) end\n"
     "redis.call('HSET', KEYS[2], 'lease', ARGV[2], 'lease_gen', gen)\n"
     "redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[1])\n"
-    "local m = redis.call('HMGET', KEYS[2], 'gen', 'rev', 'run', 'dropped')\n"
-    "return {1, m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0', redis.call('HVALS', KEYS[1])}\n";
+    "return {1, gen, rev, m[3] or '0', m[4] or '0', blobs}\n";
 
 /* End a lease. Published (ARGV[6] = 1): count the next revision, and leave the
  * due set unless spans were added after the load, in which case the next
  * revision is due after the grace period. Not published: due again at ARGV[4]
- * + ARGV[5], to retry. */
+ * + ARGV[5], to retry. A loaded trace's meta always has 'gen'. */
 static const char FINISH_LUA[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+    "local m = redis.call('HMGET', KEYS[1], 'rev', 'gen')\n"
+    "if not m[2] then\n"
     "  redis.call('ZREM', KEYS[2], ARGV[3])\n"
     "  return 0\n"
     "end\n"
@@ -106,9 +134,8 @@ static const char FINISH_LUA[] =
     "  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[3])\n"
     "  return 1\n"
     "end\n"
-    "local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')\n"
-    "if rev <= tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'rev', tonumber(ARGV[2]) + 1) end\n"
-    "if redis.call('HGET', KEYS[1], 'gen') == ARGV[1] then redis.call('ZREM', KEYS[2], ARGV[3])\n"
+    "if tonumber(m[1] or '0') <= tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'rev', tonumber(ARGV[2]) + 1) end\n"
+    "if m[2] == ARGV[1] then redis.call('ZREM', KEYS[2], ARGV[3])\n"
     "else redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[3]) end\n"
     "return 1\n";
 
@@ -418,87 +445,101 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
     int rc = -1;
     pipeline_t pl = {0};
     redisReply **replies = NULL;
-    size_t *group_start = NULL;
+    size_t *trace_start = NULL, *part_start = NULL;
     span_order_t *order = malloc(count * sizeof(*order));
     if (!order)
         goto oom;
     for (size_t i = 0; i < count; i++)
         order[i] = (span_order_t){&spans[i], i};
-    /* one script call per trace: spans of a trace grouped together */
+    /* one script call per partition, the spans of each trace together */
     qsort(order, count, sizeof(*order), span_order_cmp);
-    group_start = malloc((count + 1) * sizeof(*group_start));
-    if (!group_start)
+    trace_start = malloc((count + 1) * sizeof(*trace_start));
+    part_start = malloc((count + 1) * sizeof(*part_start)); /* index into trace_start */
+    if (!trace_start || !part_start)
         goto oom;
-    size_t groups = 0;
-    char now[24];
+    size_t traces = 0, parts = 0;
+    for (size_t i = 0; i < count; i++) {
+        const trace_store_span_t *s = order[i].span, *prev = i ? order[i - 1].span : NULL;
+        if (!prev || prev->partition != s->partition)
+            part_start[parts++] = traces;
+        if (!prev || prev->partition != s->partition || strcmp(prev->trace_id, s->trace_id) != 0)
+            trace_start[traces++] = i;
+    }
+    trace_start[traces] = count;
+    part_start[parts] = traces;
+
+    char now[24], grace[24], idle[24], ttl[24], max_spans[24], max_bytes[24], max_open[24];
     format_int(now, now_ms);
-    char grace[24];
     format_int(grace, store->opt.grace_ms);
-    char idle[24];
     format_int(idle, store->opt.idle_timeout_ms);
-    char ttl[24];
     format_int(ttl, store->opt.ttl_s);
-    char max_spans[24];
     format_int(max_spans, store->opt.max_spans_per_trace);
-    char max_bytes[24];
     format_int(max_bytes, store->opt.max_bytes_per_trace);
-    char max_open[24];
     format_int(max_open, store->opt.max_open_traces);
-    for (size_t i = 0; i < count;) {
-        size_t j = i;
-        while (j < count && order[j].span->partition == order[i].span->partition &&
-               strcmp(order[j].span->trace_id, order[i].span->trace_id) == 0)
-            j++;
-        group_start[groups++] = i;
-        const trace_store_span_t *first = order[i].span;
-        pipeline_command(&pl, 3 + 3 + 8 + 3 * (int)(j - i));
+    for (size_t p = 0; p < parts; p++) {
+        size_t tb = part_start[p], te = part_start[p + 1];
+        size_t sb = trace_start[tb], se = trace_start[te];
+        int32_t partition = order[sb].span->partition;
+        size_t keys = 1 + 2 * (te - tb);
+        pipeline_command(&pl, (int)(3 + keys + 7 + 2 * (te - tb) + 3 * (se - sb)));
         pipeline_str(&pl, "EVALSHA");
         pipeline_str(&pl, store->sha[SCRIPT_APPEND]);
-        pipeline_str(&pl, "3");
-        pipeline_key(&pl, store, first->partition, "s", first->trace_id);
-        pipeline_key(&pl, store, first->partition, "m", first->trace_id);
-        pipeline_key(&pl, store, first->partition, "due", NULL);
+        pipeline_int(&pl, (long long)keys);
+        pipeline_key(&pl, store, partition, "due", NULL);
+        for (size_t t = tb; t < te; t++) {
+            pipeline_key(&pl, store, partition, "s", order[trace_start[t]].span->trace_id);
+            pipeline_key(&pl, store, partition, "m", order[trace_start[t]].span->trace_id);
+        }
         pipeline_str(&pl, now);
         pipeline_str(&pl, grace);
         pipeline_str(&pl, idle);
         pipeline_str(&pl, ttl);
-        pipeline_str(&pl, first->trace_id);
         pipeline_str(&pl, max_spans);
         pipeline_str(&pl, max_bytes);
         pipeline_str(&pl, max_open);
-        for (size_t k = i; k < j; k++) {
-            pipeline_str(&pl, order[k].span->span_id);
-            pipeline_arg(&pl, order[k].span->blob, order[k].span->blob_len);
-            pipeline_str(&pl, order[k].span->is_run ? "1" : "0");
+        for (size_t t = tb; t < te; t++) {
+            pipeline_str(&pl, order[trace_start[t]].span->trace_id);
+            pipeline_int(&pl, (long long)(trace_start[t + 1] - trace_start[t]));
+            for (size_t k = trace_start[t]; k < trace_start[t + 1]; k++) {
+                pipeline_str(&pl, order[k].span->span_id);
+                pipeline_arg(&pl, order[k].span->blob, order[k].span->blob_len);
+                pipeline_str(&pl, order[k].span->is_run ? "1" : "0");
+            }
         }
-        i = j;
     }
-    group_start[groups] = count;
-    replies = calloc(groups + 1, sizeof(*replies));
+    replies = calloc(parts + 1, sizeof(*replies));
     if (!replies)
         goto oom;
     if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
         goto done;
-    for (size_t g = 0; g < groups; g++) {
-        redisReply *r = replies[g];
-        size_t b = group_start[g], e = group_start[g + 1];
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != e - b) {
-            snprintf(errstr, errstr_size, "redis: unexpected reply to append");
-            goto done_free;
+    for (size_t p = 0; p < parts; p++) {
+        redisReply *r = replies[p];
+        size_t tb = part_start[p], te = part_start[p + 1];
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != te - tb)
+            goto unexpected;
+        for (size_t t = tb; t < te; t++) {
+            redisReply *tr = r->element[t - tb];
+            size_t b = trace_start[t], e = trace_start[t + 1];
+            if (tr->type != REDIS_REPLY_ARRAY || tr->elements != e - b)
+                goto unexpected;
+            for (size_t k = b; k < e; k++)
+                outcomes[order[k].index] = (trace_store_outcome_t)tr->element[k - b]->integer;
         }
-        for (size_t k = b; k < e; k++)
-            outcomes[order[k].index] = (trace_store_outcome_t)r->element[k - b]->integer;
     }
     rc = 0;
+    goto done_free;
+unexpected:
+    snprintf(errstr, errstr_size, "redis: unexpected reply to append");
 done_free:
-    for (size_t g = 0; g < groups; g++)
-        freeReplyObject(replies[g]);
+    for (size_t p = 0; p < parts; p++)
+        freeReplyObject(replies[p]);
     goto done;
 oom:
     snprintf(errstr, errstr_size, "out of memory");
 done:
     free(replies);
-    free(group_start);
+    free(trace_start);
+    free(part_start);
     free(order);
     pipeline_free(&pl);
     return rc;

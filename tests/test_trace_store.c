@@ -338,6 +338,20 @@ START_TEST(ttl_and_key_layout) {
     ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
     ck_assert_str_eq(r->str, "60000");
     freeReplyObject(r);
+    /* TTLs are renewed once a quarter of the TTL (30 s here) has passed since
+     * the last renewal, not on every append */
+    freeReplyObject(redisCommand(c, "EXPIRE t:{spans:7}:s:T 10"));
+    trace_store_span_t two = span(7, "T", "b", 0, "y"), three = span(7, "T", "c", 0, "z");
+    append(s, &two, 1, 20000, out);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    r = redisCommand(c, "TTL t:{spans:7}:s:T");
+    ck_assert(r->integer > 0 && r->integer <= 10);
+    freeReplyObject(r);
+    append(s, &three, 1, 40000, out);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    r = redisCommand(c, "TTL t:{spans:7}:s:T");
+    ck_assert(r->integer > 100 && r->integer <= 120);
+    freeReplyObject(r);
     /* the spans expired: loading drops the trace from the schedule */
     freeReplyObject(redisCommand(c, "DEL t:{spans:7}:s:T t:{spans:7}:m:T"));
     trace_store_ref_t ref = {7, "T", 0};
