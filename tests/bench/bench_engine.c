@@ -3,8 +3,10 @@
  *
  * Each trace is a layered DAG (layers of 10 nodes, every node depending on two
  * nodes of the previous layer) where each node has an llm call and a tool call,
- * so spans = 3 x nodes + 1. Prints one line per size, the fastest of five
- * rounds; run it on an idle machine: build-release/bench/bench_engine */
+ * so spans = 3 x nodes + 1. Then the traces `dagprof run` sees: 2,000 runs of
+ * the synthetic fleet (dagprof loadgen's, about 24 spans each), profiled one
+ * after another. Prints one line per size, the fastest of five rounds; run it
+ * on an idle machine: build-release/bench/bench_engine */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "fleet.h"
 #include "pricing.h"
 #include "pricing_file.h"
 #include "profile.h"
@@ -79,6 +82,72 @@ static trace_t *build(int nodes) {
     return t;
 }
 
+/* Seconds per pass over traces[0..count), the fastest of five rounds of about
+ * 0.2 s (at least 3 passes each): on a shared machine the slower rounds
+ * measure the neighbours. 0 when a profile fails. */
+static double time_profiles(trace_t *const *traces, size_t count, const pricing_t *pricing,
+                            const profile_options_t *o) {
+    char err[256];
+    double best = 0;
+    for (int round = 0; round < 5; round++) {
+        int reps = 0;
+        double t0 = seconds(), elapsed = 0;
+        while (reps < 3 || elapsed < 0.2) {
+            for (size_t i = 0; i < count; i++) {
+                profile_t *p = profile_compute(traces[i], pricing, o, err, sizeof(err));
+                if (!p) {
+                    fprintf(stderr, "profile: %s\n", err);
+                    return 0;
+                }
+                profile_free(p);
+            }
+            reps++;
+            elapsed = seconds() - t0;
+        }
+        if (round == 0 || elapsed / reps < best)
+            best = elapsed / reps;
+    }
+    return best;
+}
+
+/* The fleet's runs as traces, in the order their first span came. */
+static size_t build_fleet(size_t runs, trace_t ***out) {
+    fleet_options_t fo;
+    fleet_options_init(&fo);
+    fo.runs = runs;
+    fo.late_fraction = 0;
+    char err[256];
+    fleet_t *fleet = fleet_new(&fo, err, sizeof(err));
+    trace_t **traces = calloc(runs, sizeof(*traces));
+    char **ids = calloc(runs, sizeof(*ids));
+    size_t count = 0;
+    span_t s;
+    if (!fleet || !traces || !ids) {
+        fprintf(stderr, "fleet: %s\n", fleet ? "out of memory" : err);
+        exit(1);
+    }
+    while (fleet_next(fleet, &s) == 1) {
+        /* the runs in flight are the last few created: search from the end */
+        size_t i = count;
+        while (i > 0 && strcmp(ids[i - 1], s.trace_id) != 0)
+            i--;
+        if (i == 0) {
+            if (count == runs)
+                continue;
+            ids[count] = strdup(s.trace_id);
+            traces[count++] = trace_new();
+            i = count;
+        }
+        trace_add_span(traces[i - 1], &s, err, sizeof(err));
+    }
+    for (size_t i = 0; i < count; i++)
+        free(ids[i]);
+    free(ids);
+    fleet_free(fleet);
+    *out = traces;
+    return count;
+}
+
 int main(int argc, char **argv) {
     char err[256];
     /* as dagprof itself does: keep freed memory for the next profile instead of
@@ -103,29 +172,26 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < size_count; k++) {
         trace_t *t = build(sizes[k]);
         size_t spans = trace_span_count(t);
-        /* Five rounds of about 0.2 s (at least 3 profiles each); the fastest
-         * round is reported: on a shared machine the others measure the
-         * neighbours. */
-        double per = 0;
-        for (int round = 0; round < 5; round++) {
-            int reps = 0;
-            double t0 = seconds(), elapsed = 0;
-            while (reps < 3 || elapsed < 0.2) {
-                profile_t *p = profile_compute(t, pricing, &o, err, sizeof(err));
-                if (!p) {
-                    fprintf(stderr, "profile: %s\n", err);
-                    return 1;
-                }
-                profile_free(p);
-                reps++;
-                elapsed = seconds() - t0;
-            }
-            if (round == 0 || elapsed / reps < per)
-                per = elapsed / reps;
-        }
+        double per = time_profiles(&t, 1, pricing, &o);
+        if (per <= 0)
+            return 1;
         printf("%-8d %8zu %12.1f %12.3f %14.3f\n", sizes[k], spans, 1.0 / per, per * 1e3,
                per * 1e6 / (double)spans);
         trace_free(t);
+    }
+    if (argc <= 1) {
+        trace_t **fleet;
+        size_t runs = build_fleet(2000, &fleet), spans = 0;
+        for (size_t i = 0; i < runs; i++)
+            spans += trace_span_count(fleet[i]);
+        double per = time_profiles(fleet, runs, pricing, &o);
+        if (per <= 0)
+            return 1;
+        printf("fleet: %zu runs, %zu spans: %.0f profiles/s, %.1f us/profile, %.3f us/span\n",
+               runs, spans, (double)runs / per, per * 1e6 / (double)runs, per * 1e6 / (double)spans);
+        for (size_t i = 0; i < runs; i++)
+            trace_free(fleet[i]);
+        free(fleet);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
