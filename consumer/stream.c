@@ -1,8 +1,18 @@
-/* stream.c -- the stream processor's loop. See stream.h for the flow and the
- * guarantees; each step below is one call in stream_run(). */
+/* stream.c -- the stream processor. See stream.h for the flow and the
+ * guarantees.
+ *
+ * Two threads, each with its own Redis connection: the ingest thread (the
+ * caller of stream_run) polls, decodes, stores and marks offsets; the profiler
+ * thread scans the due schedules, loads, profiles, publishes and finishes. One
+ * thread computes while Redis serves the other: with one thread doing both,
+ * each waited for Redis in turn and the machine sat 40% idle at full load
+ * (bench_e2e). The threads share the owned partitions and the health state
+ * (under `lock`), the metrics (which lock themselves) and nothing else: each
+ * has its own producer, codec and store. */
 #include "stream.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,28 +47,46 @@ typedef struct publication {
     int64_t due_ms; /* when the trace became due, for the latency figure */
 } publication_t;
 
-typedef struct stream {
-    const stream_options_t *opt;
-    rd_kafka_t *consumer;
-    rd_kafka_queue_t *queue;
-    rd_kafka_t *producer;
-    trace_store_t *store;
+typedef struct stream stream_t;
+
+/* The profiler thread's own state. */
+typedef struct profiler {
+    stream_t *s;
+    trace_store_t *store; /* its own connection */
     span_codec_t *codec;
     profile_avro_t *avro;
-    metrics_t *metrics;
-    int32_t *owned;       /* assigned partitions of the input topic */
-    size_t owned_count;
-    int paused;           /* consumption paused while Redis is unavailable */
-    int fatal;            /* stop: a message could not be kept */
-    int redis_failing;    /* the last Redis call failed: health is degraded */
-    volatile int brokers_down; /* every broker unreachable: do not wait to leave the group */
     publication_t *done;  /* delivered or failed, to finish in Redis */
-    rd_kafka_message_t **held; /* fetched while Redis was down, not yet stored */
-    size_t held_count, held_cap;
     size_t in_flight;
     buf_t scratch;
     int64_t last_due_ms;
-} stream_t;
+    int backlog;          /* the last scan found a full batch: scan again at once */
+    int redis_failing;    /* its last Redis call failed */
+    int32_t *owned;       /* a copy of the owned partitions, taken per scan */
+    size_t owned_count, owned_cap;
+} profiler_t;
+
+struct stream {
+    const stream_options_t *opt;
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue;
+    rd_kafka_t *producer;    /* profiles and recommendations: the profiler's */
+    rd_kafka_t *dl_producer; /* dead letters: the ingest thread's */
+    trace_store_t *store;    /* the ingest thread's connection */
+    span_codec_t *codec;
+    metrics_t *metrics;
+    int paused;           /* consumption paused while Redis is unavailable */
+    volatile int fatal;   /* stop: a message could not be kept */
+    volatile int brokers_down; /* every broker unreachable: do not wait to leave the group */
+    rd_kafka_message_t **held; /* fetched while Redis was down, not yet stored */
+    size_t held_count, held_cap;
+
+    pthread_mutex_t lock; /* guards what follows */
+    int32_t *owned;       /* assigned partitions of the input topic */
+    size_t owned_count;
+    int ingest_redis_failing;
+    int profile_redis_failing;
+    uint64_t ingest_round_trips, ingest_commands;
+};
 
 static int64_t now_ms(void) {
     struct timeval tv;
@@ -70,17 +98,28 @@ static int64_t now_ms(void) {
 /* ---- partition ownership ------------------------------------------------------- */
 
 static void stream_set_owned(stream_t *s, const rd_kafka_topic_partition_list_t *parts) {
+    pthread_mutex_lock(&s->lock);
     free(s->owned);
     s->owned = NULL;
     s->owned_count = 0;
-    if (!parts || parts->cnt == 0)
-        return;
-    s->owned = calloc((size_t)parts->cnt, sizeof(*s->owned));
-    if (!s->owned)
-        return;
-    for (int i = 0; i < parts->cnt; i++)
-        if (strcmp(parts->elems[i].topic, s->opt->topic_spans) == 0)
-            s->owned[s->owned_count++] = parts->elems[i].partition;
+    if (parts && parts->cnt > 0 && (s->owned = calloc((size_t)parts->cnt, sizeof(*s->owned))))
+        for (int i = 0; i < parts->cnt; i++)
+            if (strcmp(parts->elems[i].topic, s->opt->topic_spans) == 0)
+                s->owned[s->owned_count++] = parts->elems[i].partition;
+    metrics_set_partitions(s->metrics, s->owned, s->owned_count);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Health is degraded while either thread's Redis calls fail or every broker
+ * is down. `flag` is the caller's failing flag; err says why when failing. */
+static void stream_set_redis_failing(stream_t *s, int *flag, int failing, const char *err) {
+    pthread_mutex_lock(&s->lock);
+    *flag = failing;
+    if (failing)
+        metrics_set_health(s->metrics, 0, err);
+    else if (!s->ingest_redis_failing && !s->profile_redis_failing && !s->brokers_down)
+        metrics_set_health(s->metrics, 1, NULL);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -105,7 +144,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (rc)
         log_event(LOG_ERROR, "assign_failed", "error=\"%s\"", rd_kafka_err2str(rc));
-    metrics_set_partitions(s->metrics, s->owned, s->owned_count);
 }
 
 static void stream_pause(stream_t *s, int pause) {
@@ -125,11 +163,13 @@ static void stream_pause(stream_t *s, int pause) {
 
 /* ---- publishing ----------------------------------------------------------------- */
 
+/* Runs in the thread polling the producer: the profiler for profiles and
+ * recommendations; dead letters carry no publication. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
-    stream_t *s = opaque;
+    profiler_t *p = opaque;
     publication_t *pub = m->_private;
-    if (!pub) /* dead-letter records carry no publication */
+    if (!pub || !p)
         return;
     if (m->err) {
         pub->failed = 1;
@@ -137,8 +177,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                   rd_kafka_err2str(m->err));
     }
     if (--pub->pending == 0) {
-        pub->next = s->done;
-        s->done = pub;
+        pub->next = p->done;
+        p->done = pub;
     }
 }
 
@@ -171,13 +211,13 @@ static void stream_dead_letter(stream_t *s, const rd_kafka_message_t *m, const c
     rd_kafka_header_add(h, "dagprof.source.offset", -1, text, -1);
     rd_kafka_resp_err_t err;
     do {
-        err = rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(s->opt->topic_deadletter),
+        err = rd_kafka_producev(s->dl_producer, RD_KAFKA_V_TOPIC(s->opt->topic_deadletter),
                                 RD_KAFKA_V_KEY(m->key, m->key_len),
                                 RD_KAFKA_V_VALUE(m->payload, m->len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
                                 RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(s->producer, 50);
+            rd_kafka_poll(s->dl_producer, 50);
     } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
     if (err) {
         rd_kafka_headers_destroy(h);
@@ -282,8 +322,7 @@ static int stream_store(stream_t *s, decoded_t *d, size_t n) {
             metrics_observe_redis(s->metrics, (double)((uint64_t)now_ms() - t0) / 1000.0);
             break;
         }
-        metrics_set_health(s->metrics, 0, err);
-        s->redis_failing = 1;
+        stream_set_redis_failing(s, &s->ingest_redis_failing, 1, err);
         log_event(LOG_WARN, "redis_unavailable", "error=\"%s\" retry_ms=%d", err, backoff_ms);
         stream_pause(s, 1);
         /* keep serving the group protocol while waiting; messages fetched
@@ -299,10 +338,13 @@ static int stream_store(stream_t *s, decoded_t *d, size_t n) {
     }
     if (s->paused) {
         log_event(LOG_INFO, "redis_available", "consumption=resumed");
-        s->redis_failing = 0;
-        metrics_set_health(s->metrics, 1, NULL);
+        stream_set_redis_failing(s, &s->ingest_redis_failing, 0, NULL);
         stream_pause(s, 0);
     }
+    pthread_mutex_lock(&s->lock);
+    s->ingest_round_trips = trace_store_round_trips(s->store);
+    s->ingest_commands = trace_store_commands(s->store);
+    pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < n; i++) {
         switch (outcomes[i]) {
         case TRACE_STORE_ADDED:
@@ -350,13 +392,8 @@ static int stream_consume_batch(stream_t *s) {
         s->held_count -= from_held;
         n = (ssize_t)from_held;
     } else {
-        /* wait for a batch no longer than until the next due scan, so a quiet
-         * input does not delay profiles that are due */
-        int64_t until_due = s->last_due_ms + s->opt->due_poll_ms - now_ms();
-        int wait_ms = s->opt->batch_timeout_ms;
-        if (until_due < wait_ms)
-            wait_ms = until_due > 0 ? (int)until_due : 0;
-        n = rd_kafka_consume_batch_queue(s->queue, wait_ms, msgs, (size_t)s->opt->batch_size);
+        n = rd_kafka_consume_batch_queue(s->queue, s->opt->batch_timeout_ms, msgs,
+                                         (size_t)s->opt->batch_size);
         if (n <= 0) {
             n = 0;
             goto done;
@@ -366,7 +403,7 @@ static int stream_consume_batch(stream_t *s) {
     if (s->brokers_down && !from_held) {
         s->brokers_down = 0;
         if (!s->paused)
-            metrics_set_health(s->metrics, 1, NULL);
+            stream_set_redis_failing(s, &s->ingest_redis_failing, 0, NULL);
     }
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
@@ -392,7 +429,7 @@ static int stream_consume_batch(stream_t *s) {
     if (dead) {
         /* a dead-lettered message's offset is stored only once its record is on
          * the dead-letter topic, so a crash cannot lose it */
-        rd_kafka_flush(s->producer, 10000);
+        rd_kafka_flush(s->dl_producer, 10000);
     }
     /* one offset per partition: the batch is in order within each partition */
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
@@ -427,7 +464,8 @@ done:
 
 /* ---- due traces: load, profile, publish ----------------------------------------------- */
 
-static int stream_profile_one(stream_t *s, const trace_store_trace_t *t, int64_t due_ms) {
+static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int64_t due_ms) {
+    stream_t *s = pr->s;
     char err[512];
     int rc = -1;
     trace_t *trace = trace_new();
@@ -438,7 +476,7 @@ static int stream_profile_one(stream_t *s, const trace_store_trace_t *t, int64_t
     trace_set_max_string_bytes(trace, (size_t)s->opt->max_string_bytes);
     for (size_t i = 0; i < t->span_count; i++) {
         span_t span;
-        if (span_codec_decode_avro(s->codec, t->blobs[i], t->blob_lens[i], &span, err, sizeof(err)) != 0) {
+        if (span_codec_decode_avro(pr->codec, t->blobs[i], t->blob_lens[i], &span, err, sizeof(err)) != 0) {
             trace_add_warning(trace, "a stored span could not be decoded and was skipped");
             continue;
         }
@@ -475,8 +513,8 @@ static int stream_profile_one(stream_t *s, const trace_store_trace_t *t, int64_t
     pub->gen = t->gen;
     pub->revision = t->revision;
     pub->pending = 1 + (int)profile->recommendation_count;
-    buf_reset(&s->scratch);
-    if (profile_avro_encode(s->avro, profile, &s->scratch, err, sizeof(err)) != 0) {
+    buf_reset(&pr->scratch);
+    if (profile_avro_encode(pr->avro, profile, &pr->scratch, err, sizeof(err)) != 0) {
         log_event(LOG_ERROR, "encode_failed", "trace_id=%s error=\"%s\"", t->trace_id, err);
         goto done;
     }
@@ -485,7 +523,7 @@ static int stream_profile_one(stream_t *s, const trace_store_trace_t *t, int64_t
     buf_t rec = BUF_INIT;
     for (size_t i = 0; i < profile->recommendation_count; i++) {
         buf_reset(&rec);
-        if (profile_avro_encode_recommendation(s->avro, profile, i, &rec, err, sizeof(err)) != 0 ||
+        if (profile_avro_encode_recommendation(pr->avro, profile, i, &rec, err, sizeof(err)) != 0 ||
             stream_produce(s, s->opt->topic_recommendations, profile->dag_id, rec.data, rec.len, pub, NULL) != 0) {
             pub->failed = 1;
             pub->pending--;
@@ -499,7 +537,7 @@ static int stream_profile_one(stream_t *s, const trace_store_trace_t *t, int64_t
     char due_text[32];
     snprintf(due_text, sizeof(due_text), "%lld", (long long)due_ms);
     rd_kafka_header_add(headers, "dagprof.due.ms", -1, due_text, -1);
-    if (stream_produce(s, s->opt->topic_profiles, profile->dag_id, s->scratch.data, s->scratch.len, pub, headers) != 0) {
+    if (stream_produce(s, s->opt->topic_profiles, profile->dag_id, pr->scratch.data, pr->scratch.len, pub, headers) != 0) {
         pub->failed = 1;
         pub->pending--;
     }
@@ -507,10 +545,10 @@ static int stream_profile_one(stream_t *s, const trace_store_trace_t *t, int64_t
     if (profile->revision > 0)
         metrics_count(s->metrics, METRIC_TRACES_REVISIONS, 1);
     (void)produced;
-    s->in_flight++;
+    pr->in_flight++;
     if (pub->pending == 0) { /* nothing could be queued: finish (as failed) now */
-        pub->next = s->done;
-        s->done = pub;
+        pub->next = pr->done;
+        pr->done = pub;
     }
     pub = NULL;
     rc = 0;
@@ -525,68 +563,90 @@ done:
 }
 
 /* End the leases of every publication whose records were all acknowledged. */
-static void stream_finish_done(stream_t *s) {
+static void stream_finish_done(profiler_t *pr) {
+    stream_t *s = pr->s;
     rd_kafka_poll(s->producer, 0);
-    if (!s->done)
+    if (!pr->done)
         return;
     size_t n = 0;
-    for (publication_t *p = s->done; p; p = p->next)
+    for (publication_t *p = pr->done; p; p = p->next)
         n++;
     trace_store_done_t *done = calloc(n, sizeof(*done));
     if (!done)
         return;
     size_t i = 0;
-    for (publication_t *p = s->done; p; p = p->next, i++) {
+    for (publication_t *p = pr->done; p; p = p->next, i++) {
         done[i] = (trace_store_done_t){p->partition, p->trace_id, p->gen, p->revision, !p->failed};
         metrics_count(s->metrics, p->failed ? METRIC_PROFILES_FAILED : METRIC_PROFILES_PUBLISHED, 1);
     }
     char err[512];
-    if (trace_store_finish(s->store, done, n, now_ms(), err, sizeof(err)) != 0) {
+    if (trace_store_finish(pr->store, done, n, now_ms(), err, sizeof(err)) != 0) {
         /* the leases will run out and the traces be profiled again: at-least-once */
         log_event(LOG_WARN, "finish_failed", "error=\"%s\" traces=%zu", err, n);
     }
     free(done);
-    while (s->done) {
-        publication_t *p = s->done;
-        s->done = p->next;
+    while (pr->done) {
+        publication_t *p = pr->done;
+        pr->done = p->next;
         free(p->trace_id);
         free(p);
-        s->in_flight--;
+        pr->in_flight--;
     }
 }
 
-static void stream_process_due(stream_t *s) {
+static void stream_process_due(profiler_t *pr) {
+    stream_t *s = pr->s;
     int64_t now = now_ms();
-    if (now - s->last_due_ms < s->opt->due_poll_ms || s->owned_count == 0)
+    if (!pr->backlog && now - pr->last_due_ms < s->opt->due_poll_ms)
         return;
-    s->last_due_ms = now;
+    pr->last_due_ms = now;
+    pr->backlog = 0;
+    /* the owned partitions change in the ingest thread's rebalance callback */
+    pthread_mutex_lock(&s->lock);
+    size_t owned = s->owned_count;
+    if (owned > pr->owned_cap) {
+        int32_t *grown = realloc(pr->owned, owned * sizeof(*grown));
+        if (grown) {
+            pr->owned = grown;
+            pr->owned_cap = owned;
+        } else {
+            owned = pr->owned_cap;
+        }
+    }
+    if (owned)
+        memcpy(pr->owned, s->owned, owned * sizeof(*pr->owned));
+    pr->owned_count = owned;
+    pthread_mutex_unlock(&s->lock);
+    if (owned == 0)
+        return;
     char err[512];
     trace_store_ref_t *refs = NULL;
     size_t count = 0;
-    if (trace_store_due(s->store, s->owned, s->owned_count, now, STREAM_DUE_BATCH, &refs, &count,
+    if (trace_store_due(pr->store, pr->owned, owned, now, STREAM_DUE_BATCH, &refs, &count,
                         err, sizeof(err)) != 0) {
         log_event(LOG_WARN, "redis_unavailable", "step=due error=\"%s\"", err);
-        metrics_set_health(s->metrics, 0, err);
-        s->redis_failing = 1;
+        stream_set_redis_failing(s, &s->profile_redis_failing, 1, err);
+        pr->redis_failing = 1;
         return;
     }
-    if (s->redis_failing && !s->paused) {
+    if (pr->redis_failing) {
         /* Redis answers again (the due scan is the steady probe, also when no
          * spans arrive) */
-        s->redis_failing = 0;
         log_event(LOG_INFO, "redis_available", "step=due");
-        if (!s->brokers_down)
-            metrics_set_health(s->metrics, 1, NULL);
+        stream_set_redis_failing(s, &s->profile_redis_failing, 0, NULL);
+        pr->redis_failing = 0;
     }
     if (count == 0) {
         trace_store_refs_free(refs, count);
         return;
     }
+    pr->backlog = count == STREAM_DUE_BATCH;
     trace_store_trace_t *traces = NULL;
-    if (trace_store_load(s->store, refs, count, now + STREAM_LEASE_MS, &traces, err, sizeof(err)) != 0) {
+    if (trace_store_load(pr->store, refs, count, now + STREAM_LEASE_MS, &traces, err, sizeof(err)) != 0) {
         log_event(LOG_WARN, "redis_unavailable", "step=load error=\"%s\"", err);
-        metrics_set_health(s->metrics, 0, err);
-        s->redis_failing = 1;
+        stream_set_redis_failing(s, &s->profile_redis_failing, 1, err);
+        pr->redis_failing = 1;
+        pr->backlog = 0;
         trace_store_refs_free(refs, count);
         return;
     }
@@ -595,16 +655,59 @@ static void stream_process_due(stream_t *s) {
     for (size_t i = 0; i < count; i++) {
         if (!traces[i].exists)
             continue;
-        int rc = stream_profile_one(s, &traces[i], refs[i].due_ms);
+        int rc = stream_profile_one(pr, &traces[i], refs[i].due_ms);
         if (rc != 0 && nothing)
             nothing[n_nothing++] = (trace_store_done_t){traces[i].partition, traces[i].trace_id,
                                                         traces[i].gen, traces[i].revision, rc == 1};
     }
-    if (n_nothing && trace_store_finish(s->store, nothing, n_nothing, now_ms(), err, sizeof(err)) != 0)
+    if (n_nothing && trace_store_finish(pr->store, nothing, n_nothing, now_ms(), err, sizeof(err)) != 0)
         log_event(LOG_WARN, "finish_failed", "error=\"%s\"", err);
     free(nothing);
     trace_store_traces_free(traces, count);
     trace_store_refs_free(refs, count);
+}
+
+static void stream_metrics_poll(profiler_t *pr) {
+    stream_t *s = pr->s;
+    int64_t open_total = 0;
+    for (size_t i = 0; i < pr->owned_count; i++) {
+        int64_t open = 0;
+        char err[256];
+        if (trace_store_open_count(pr->store, pr->owned[i], &open, err, sizeof(err)) == 0)
+            open_total += open;
+    }
+    metrics_set_gauge(s->metrics, METRIC_TRACES_OPEN, (double)open_total);
+    metrics_set_gauge(s->metrics, METRIC_IN_FLIGHT, (double)pr->in_flight);
+    pthread_mutex_lock(&s->lock);
+    uint64_t round_trips = s->ingest_round_trips, commands = s->ingest_commands;
+    pthread_mutex_unlock(&s->lock);
+    metrics_set_redis_round_trips(s->metrics, round_trips + trace_store_round_trips(pr->store),
+                                  commands + trace_store_commands(pr->store));
+}
+
+/* The profiler thread: due scans every due.poll.ms (at once while a backlog
+ * lasts), serving delivery reports in between; on stop, publish what is in
+ * flight and end its leases. */
+static void *stream_profiler(void *arg) {
+    profiler_t *pr = arg;
+    stream_t *s = pr->s;
+    int64_t last_metrics = 0;
+    while (!*s->opt->stop && !s->fatal) {
+        stream_finish_done(pr);
+        stream_process_due(pr);
+        stream_finish_done(pr);
+        if (now_ms() - last_metrics >= 1000) {
+            last_metrics = now_ms();
+            stream_metrics_poll(pr);
+        }
+        int64_t wait = pr->backlog ? 0 : pr->last_due_ms + s->opt->due_poll_ms - now_ms();
+        if (wait > 0)
+            rd_kafka_poll(s->producer, wait > 100 ? 100 : (int)wait);
+    }
+    log_event(LOG_INFO, "stopping", "in_flight=%zu", pr->in_flight);
+    rd_kafka_flush(s->producer, s->brokers_down ? 2000 : 30000);
+    stream_finish_done(pr);
+    return NULL;
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -619,19 +722,6 @@ static int stream_check_kafka(rd_kafka_t *rk, char *errstr, size_t errstr_size) 
     }
     rd_kafka_metadata_destroy(md);
     return 0;
-}
-
-static void stream_metrics_poll(stream_t *s) {
-    int64_t open_total = 0;
-    for (size_t i = 0; i < s->owned_count; i++) {
-        int64_t open = 0;
-        char err[256];
-        if (trace_store_open_count(s->store, s->owned[i], &open, err, sizeof(err)) == 0)
-            open_total += open;
-    }
-    metrics_set_gauge(s->metrics, METRIC_TRACES_OPEN, (double)open_total);
-    metrics_set_gauge(s->metrics, METRIC_IN_FLIGHT, (double)s->in_flight);
-    metrics_set_redis_round_trips(s->metrics, trace_store_round_trips(s->store), trace_store_commands(s->store));
 }
 
 static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
@@ -658,6 +748,12 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     stream_t s;
     memset(&s, 0, sizeof(s));
     s.opt = opt;
+    pthread_mutex_init(&s.lock, NULL);
+    profiler_t pr;
+    memset(&pr, 0, sizeof(pr));
+    pr.s = &s;
+    pthread_t profiler_thread;
+    int profiler_started = 0;
     char err[512];
 
     s.metrics = metrics_new(opt->metrics_bind, opt->metrics_port, err, sizeof(err));
@@ -666,10 +762,11 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         goto fail;
     }
     s.codec = span_codec_new(err, sizeof(err));
+    pr.codec = s.codec ? span_codec_new(err, sizeof(err)) : NULL;
     if (s.codec)
         span_codec_set_schema_id(s.codec, opt->input_schema_id);
-    s.avro = s.codec ? profile_avro_new(err, sizeof(err)) : NULL;
-    if (!s.codec || !s.avro) {
+    pr.avro = pr.codec ? profile_avro_new(err, sizeof(err)) : NULL;
+    if (!s.codec || !pr.codec || !pr.avro) {
         snprintf(errstr, errstr_size, "avro: %s", err);
         goto fail;
     }
@@ -677,11 +774,19 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
               opt->topic_spans, opt->topic_profiles, opt->topic_recommendations,
               opt->topic_deadletter, opt->store.host, opt->store.port);
     s.store = trace_store_new(&opt->store, errstr, errstr_size);
-    if (!s.store)
+    if (!s.store || !(pr.store = trace_store_new(&opt->store, errstr, errstr_size)))
         goto fail;
 
-    rd_kafka_conf_set_opaque(pconf, &s);
     rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
+    rd_kafka_conf_t *dlconf = rd_kafka_conf_dup(pconf);
+    rd_kafka_conf_set_opaque(dlconf, NULL);
+    s.dl_producer = rd_kafka_new(RD_KAFKA_PRODUCER, dlconf, err, sizeof(err));
+    if (!s.dl_producer) {
+        rd_kafka_conf_destroy(dlconf);
+        snprintf(errstr, errstr_size, "kafka producer: %s", err);
+        goto fail;
+    }
+    rd_kafka_conf_set_opaque(pconf, &pr);
     s.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
     if (!s.producer) {
         snprintf(errstr, errstr_size, "kafka producer: %s", err);
@@ -732,22 +837,19 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     metrics_set_health(s.metrics, 1, NULL);
     log_event(LOG_INFO, "running", "metrics_port=%d", opt->metrics_port);
 
-    int64_t last_metrics = 0;
-    while (!*opt->stop && !s.fatal) {
-        stream_consume_batch(&s);
-        stream_finish_done(&s);
-        stream_process_due(&s);
-        stream_finish_done(&s);
-        if (now_ms() - last_metrics >= 1000) {
-            last_metrics = now_ms();
-            stream_metrics_poll(&s);
-        }
+    if (pthread_create(&profiler_thread, NULL, stream_profiler, &pr) != 0) {
+        snprintf(errstr, errstr_size, "cannot start the profiler thread");
+        goto fail;
     }
+    profiler_started = 1;
+    while (!*opt->stop && !s.fatal)
+        stream_consume_batch(&s);
 
-    /* shutdown: publish what is in flight, end its leases, commit, leave */
-    log_event(LOG_INFO, "stopping", "in_flight=%zu", s.in_flight);
-    rd_kafka_flush(s.producer, s.brokers_down ? 2000 : 30000);
-    stream_finish_done(&s);
+    /* shutdown: the profiler publishes what is in flight and ends its leases;
+     * then the dead letters are flushed, the offsets committed, the group left */
+    pthread_join(profiler_thread, NULL);
+    profiler_started = 0;
+    rd_kafka_flush(s.dl_producer, s.brokers_down ? 2000 : 30000);
     if (!s.brokers_down) {
         rd_kafka_resp_err_t cerr = rd_kafka_commit(s.consumer, NULL, 0);
         if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -759,6 +861,10 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         rc = -1;
     }
 fail:
+    if (profiler_started) { /* only when stopping on a start-up failure after the thread */
+        s.fatal = 1;
+        pthread_join(profiler_thread, NULL);
+    }
     if (s.queue)
         rd_kafka_queue_destroy(s.queue);
     if (s.consumer) {
@@ -779,12 +885,16 @@ fail:
         rd_kafka_flush(s.producer, 5000);
         rd_kafka_destroy(s.producer);
     }
+    if (s.dl_producer) {
+        rd_kafka_flush(s.dl_producer, 5000);
+        rd_kafka_destroy(s.dl_producer);
+    }
     for (size_t i = 0; i < s.held_count; i++)
         rd_kafka_message_destroy(s.held[i]);
     free(s.held);
-    while (s.done) {
-        publication_t *p = s.done;
-        s.done = p->next;
+    while (pr.done) {
+        publication_t *p = pr.done;
+        pr.done = p->next;
         free(p->trace_id);
         free(p);
     }
@@ -793,11 +903,15 @@ fail:
     if (pconf)
         rd_kafka_conf_destroy(pconf);
     trace_store_free(s.store);
-    profile_avro_free(s.avro);
+    trace_store_free(pr.store);
+    profile_avro_free(pr.avro);
     span_codec_free(s.codec);
+    span_codec_free(pr.codec);
     metrics_free(s.metrics);
-    buf_free(&s.scratch);
+    buf_free(&pr.scratch);
+    free(pr.owned);
     free(s.owned);
+    pthread_mutex_destroy(&s.lock);
     if (rc == 0)
         log_event(LOG_INFO, "stopped", "clean=1");
     return rc;
