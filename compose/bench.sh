@@ -16,6 +16,9 @@ cd "$(dirname "$0")/.."
 compose/install-deps.sh
 
 build_dir="${DAGPROF_BENCH_BUILD_DIR:-build-release}"
+# dagprof refuses DAGPROF_* variables it does not know, and the benchmarks'
+# processes inherit this environment
+unset DAGPROF_BENCH_BUILD_DIR
 case "$build_dir" in
   /*) ;;
   *) build_dir="$PWD/$build_dir" ;;
