@@ -60,7 +60,6 @@ typedef struct profiler {
     buf_t scratch;
     int64_t last_due_ms;
     int backlog;          /* the last scan found a full batch: scan again at once */
-    int redis_failing;    /* its last Redis call failed */
     int32_t *owned;       /* a copy of the owned partitions, taken per scan */
     size_t owned_count, owned_cap;
 } profiler_t;
@@ -626,15 +625,14 @@ static void stream_process_due(profiler_t *pr) {
                         err, sizeof(err)) != 0) {
         log_event(LOG_WARN, "redis_unavailable", "step=due error=\"%s\"", err);
         stream_set_redis_failing(s, &s->profile_redis_failing, 1, err);
-        pr->redis_failing = 1;
         return;
     }
-    if (pr->redis_failing) {
+    /* only this thread writes profile_redis_failing: reading it needs no lock */
+    if (s->profile_redis_failing) {
         /* Redis answers again (the due scan is the steady probe, also when no
          * spans arrive) */
         log_event(LOG_INFO, "redis_available", "step=due");
         stream_set_redis_failing(s, &s->profile_redis_failing, 0, NULL);
-        pr->redis_failing = 0;
     }
     if (count == 0) {
         trace_store_refs_free(refs, count);
@@ -645,7 +643,6 @@ static void stream_process_due(profiler_t *pr) {
     if (trace_store_load(pr->store, refs, count, now + STREAM_LEASE_MS, &traces, err, sizeof(err)) != 0) {
         log_event(LOG_WARN, "redis_unavailable", "step=load error=\"%s\"", err);
         stream_set_redis_failing(s, &s->profile_redis_failing, 1, err);
-        pr->redis_failing = 1;
         pr->backlog = 0;
         trace_store_refs_free(refs, count);
         return;
@@ -753,7 +750,6 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     memset(&pr, 0, sizeof(pr));
     pr.s = &s;
     pthread_t profiler_thread;
-    int profiler_started = 0;
     char err[512];
 
     s.metrics = metrics_new(opt->metrics_bind, opt->metrics_port, err, sizeof(err));
@@ -841,14 +837,12 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         snprintf(errstr, errstr_size, "cannot start the profiler thread");
         goto fail;
     }
-    profiler_started = 1;
     while (!*opt->stop && !s.fatal)
         stream_consume_batch(&s);
 
     /* shutdown: the profiler publishes what is in flight and ends its leases;
      * then the dead letters are flushed, the offsets committed, the group left */
     pthread_join(profiler_thread, NULL);
-    profiler_started = 0;
     rd_kafka_flush(s.dl_producer, s.brokers_down ? 2000 : 30000);
     if (!s.brokers_down) {
         rd_kafka_resp_err_t cerr = rd_kafka_commit(s.consumer, NULL, 0);
@@ -861,10 +855,6 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         rc = -1;
     }
 fail:
-    if (profiler_started) { /* only when stopping on a start-up failure after the thread */
-        s.fatal = 1;
-        pthread_join(profiler_thread, NULL);
-    }
     if (s.queue)
         rd_kafka_queue_destroy(s.queue);
     if (s.consumer) {

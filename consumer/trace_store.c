@@ -219,10 +219,6 @@ static void pipeline_str(pipeline_t *pl, const char *text) {
     pipeline_arg(pl, text, strlen(text));
 }
 
-static void format_int(char out[24], long long value) {
-    snprintf(out, 24, "%lld", value);
-}
-
 static void pipeline_int(pipeline_t *pl, long long value) {
     char text[32];
     int len = snprintf(text, sizeof(text), "%lld", value);
@@ -468,14 +464,6 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
     trace_start[traces] = count;
     part_start[parts] = traces;
 
-    char now[24], grace[24], idle[24], ttl[24], max_spans[24], max_bytes[24], max_open[24];
-    format_int(now, now_ms);
-    format_int(grace, store->opt.grace_ms);
-    format_int(idle, store->opt.idle_timeout_ms);
-    format_int(ttl, store->opt.ttl_s);
-    format_int(max_spans, store->opt.max_spans_per_trace);
-    format_int(max_bytes, store->opt.max_bytes_per_trace);
-    format_int(max_open, store->opt.max_open_traces);
     for (size_t p = 0; p < parts; p++) {
         size_t tb = part_start[p], te = part_start[p + 1];
         size_t sb = trace_start[tb], se = trace_start[te];
@@ -490,13 +478,13 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
             pipeline_key(&pl, store, partition, "s", order[trace_start[t]].span->trace_id);
             pipeline_key(&pl, store, partition, "m", order[trace_start[t]].span->trace_id);
         }
-        pipeline_str(&pl, now);
-        pipeline_str(&pl, grace);
-        pipeline_str(&pl, idle);
-        pipeline_str(&pl, ttl);
-        pipeline_str(&pl, max_spans);
-        pipeline_str(&pl, max_bytes);
-        pipeline_str(&pl, max_open);
+        pipeline_int(&pl, now_ms);
+        pipeline_int(&pl, store->opt.grace_ms);
+        pipeline_int(&pl, store->opt.idle_timeout_ms);
+        pipeline_int(&pl, store->opt.ttl_s);
+        pipeline_int(&pl, store->opt.max_spans_per_trace);
+        pipeline_int(&pl, store->opt.max_bytes_per_trace);
+        pipeline_int(&pl, store->opt.max_open_traces);
         for (size_t t = tb; t < te; t++) {
             pipeline_str(&pl, order[trace_start[t]].span->trace_id);
             pipeline_int(&pl, (long long)(trace_start[t + 1] - trace_start[t]));
@@ -571,20 +559,16 @@ int trace_store_due(trace_store_t *store, const int32_t *partitions, size_t part
         goto oom;
     /* an equal share per partition, so no partition waits behind the others */
     size_t share = (max + partition_count - 1) / partition_count;
-    char now[24];
-    format_int(now, now_ms);
-    char limit[24];
-    format_int(limit, (long long)share);
     for (size_t i = 0; i < partition_count; i++) {
         pipeline_command(&pl, 8);
         pipeline_str(&pl, "ZRANGEBYSCORE");
         pipeline_key(&pl, store, partitions[i], "due", NULL);
         pipeline_str(&pl, "-inf");
-        pipeline_str(&pl, now);
+        pipeline_int(&pl, now_ms);
         pipeline_str(&pl, "WITHSCORES");
         pipeline_str(&pl, "LIMIT");
         pipeline_str(&pl, "0");
-        pipeline_str(&pl, limit);
+        pipeline_int(&pl, (long long)share);
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
         goto done;
@@ -654,8 +638,6 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
     redisReply **replies = calloc(count, sizeof(*replies));
     if (!traces || !replies)
         goto oom;
-    char lease[24];
-    format_int(lease, lease_until_ms);
     for (size_t i = 0; i < count; i++) {
         pipeline_command(&pl, 8);
         pipeline_str(&pl, "EVALSHA");
@@ -665,7 +647,7 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
         pipeline_key(&pl, store, refs[i].partition, "m", refs[i].trace_id);
         pipeline_key(&pl, store, refs[i].partition, "due", NULL);
         pipeline_str(&pl, refs[i].trace_id);
-        pipeline_str(&pl, lease);
+        pipeline_int(&pl, lease_until_ms);
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
         goto done;
@@ -728,12 +710,6 @@ int trace_store_finish(trace_store_t *store, const trace_store_done_t *done, siz
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    char now[24];
-    format_int(now, now_ms);
-    char grace[24];
-    format_int(grace, store->opt.grace_ms);
-    char retry[24];
-    format_int(retry, TRACE_STORE_RETRY_MS);
     for (size_t i = 0; i < count; i++) {
         pipeline_command(&pl, 11);
         pipeline_str(&pl, "EVALSHA");
@@ -744,8 +720,8 @@ int trace_store_finish(trace_store_t *store, const trace_store_done_t *done, siz
         pipeline_int(&pl, done[i].gen);
         pipeline_int(&pl, done[i].revision);
         pipeline_str(&pl, done[i].trace_id);
-        pipeline_str(&pl, now);
-        pipeline_str(&pl, done[i].published ? grace : retry);
+        pipeline_int(&pl, now_ms);
+        pipeline_int(&pl, done[i].published ? store->opt.grace_ms : TRACE_STORE_RETRY_MS);
         pipeline_str(&pl, done[i].published ? "1" : "0");
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) == 0) {
