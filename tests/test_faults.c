@@ -752,6 +752,15 @@ START_TEST(kill9_between_publish_and_finish) {
             fail_with_log(in.log, "the spans were not stored");
         usleep(50000);
     }
+    /* the warm-up's records acknowledged, and the in-flight gauge (refreshed
+     * once a second) no longer counting them: what is in flight below is this
+     * run, not the warm-up seen a moment late */
+    while (metric_value(&in, "dagprof_profiles_published_total") < 1 ||
+           metric_value(&in, "dagprof_profiles_in_flight") > 0) {
+        if (mono_ms() >= deadline)
+            fail_with_log(in.log, "the warm-up run's records were never acknowledged");
+        usleep(50000);
+    }
     char slow[64];
     snprintf(slow, sizeof(slow), "broker rtt 1 %d", SLOW_MS);
     ck_assert_msg(harness_kafka_command(kafka, slow, err, sizeof(err)) == 0, "%s", err);
