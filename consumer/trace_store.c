@@ -11,23 +11,26 @@
 
 /* Store a batch's spans of one partition. KEYS: the partition's due set, then
  * the span hash and the meta hash of each trace. ARGV: now, grace, idle, ttl,
- * max spans, max bytes, max open traces; then per trace its id, its span count
- * and (span_id, blob, is_run) per span. Returns per trace the outcome of each
- * span: 0 added, 1 duplicate, 2 over a limit, 3 refused because the partition
- * has too many open traces, 4 refused because the trace was profiled and its
- * spans have expired (its bookkeeping outlives the spans by one TTL to tell).
+ * max spans, max bytes, max open traces; then per trace its id, its span count,
+ * its run marks ("" when none of its spans is a run span, else one '0' or '1'
+ * per span) and (span_id, blob) per span. Returns per trace 0 when every span
+ * was added, else a string of one digit per span: 0 added, 1 duplicate, 2 over
+ * a limit, 3 refused because the partition has too many open traces, 4 refused
+ * because the trace was profiled and its spans have expired (its bookkeeping
+ * outlives the spans by one TTL to tell).
  *
  * Redis work per trace is a fixed handful of calls whatever its span count:
  * one HMGET finds the duplicates, one HSET stores the rest (in chunks under
  * Lua's unpack limit), one ZADD per partition schedules every trace, and the
- * TTLs are renewed only when a quarter of the TTL has passed ('exp'). Two calls
- * per span and a script call per trace made redis-server the busiest process
- * of the pipeline (bench_e2e). New traces of this call count towards the open
- * limit as they are accepted. */
+ * TTLs are renewed only when a quarter of the TTL has passed ('exp'). What is
+ * left is the cost of each argument and table slot in Lua, so a span carries
+ * two arguments and a trace whose spans were all added answers with one
+ * integer (bench_e2e: the script was most of redis-server's CPU). New traces
+ * of this call count towards the open limit as they are accepted. */
 static const char APPEND_LUA[] =
     "local now, grace, idle, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
     "local max_spans, max_bytes, max_open = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
-    "local result, schedule, open, a = {}, {}, nil, 8\n"
+    "local result, schedule, nsched, open, a = {}, {}, 0, nil, 8\n"
     "local function chunked(cmd, key, list, step)\n"
     "  local out = {}\n"
     "  for c = 1, #list, step do\n"
@@ -38,10 +41,8 @@ static const char APPEND_LUA[] =
     "end\n"
     "for t = 1, (#KEYS - 1) / 2 do\n"
     "  local skey, mkey = KEYS[2 * t], KEYS[2 * t + 1]\n"
-    "  local trace_id, count, first = ARGV[a], tonumber(ARGV[a + 1]), a + 2\n"
-    "  a = first + 3 * count\n"
-    "  local out = {}\n"
-    "  result[t] = out\n"
+    "  local trace_id, count, runs, first = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], a + 3\n"
+    "  a = first + 2 * count\n"
     "  local n = redis.call('HLEN', skey)\n"
     "  local m = redis.call('HMGET', mkey, 'rev', 'bytes', 'lease', 'run', 'gen', 'exp')\n"
     "  local refuse\n"
@@ -51,42 +52,49 @@ static const char APPEND_LUA[] =
     "    if open >= max_open then refuse = 3 else open = open + 1 end\n"
     "  end\n"
     "  if refuse then\n"
-    "    for i = 1, count do out[i] = refuse end\n"
+    "    result[t] = string.rep(refuse, count)\n"
     "  else\n"
     "    local have = {}\n"
     "    if n > 0 then\n"
     "      local ids = {}\n"
-    "      for i = 0, count - 1 do ids[i + 1] = ARGV[first + 3 * i] end\n"
+    "      for i = 0, count - 1 do ids[i + 1] = ARGV[first + 2 * i] end\n"
     "      local found = chunked('HMGET', skey, ids, 1000)\n"
     "      for i = 1, count do if found[i] then have[ids[i]] = true end end\n"
     "    end\n"
-    "    local bytes, fields, added, dropped, run = tonumber(m[2] or '0'), {}, 0, 0, m[4]\n"
+    "    local bytes, fields, nf, added, dropped, run = tonumber(m[2] or '0'), {}, 0, 0, 0, m[4]\n"
+    "    local marks = runs ~= ''\n"
+    "    local out\n"
     "    for i = 0, count - 1 do\n"
-    "      local id, blob = ARGV[first + 3 * i], ARGV[first + 3 * i + 1]\n"
-    "      local len = string.len(blob)\n"
-    "      if have[id] then out[i + 1] = 1\n"
-    "      elseif n >= max_spans or bytes + len > max_bytes then\n"
-    "        out[i + 1] = 2; dropped = dropped + 1\n"
+    "      local id, blob = ARGV[first + 2 * i], ARGV[first + 2 * i + 1]\n"
+    "      local len, o = #blob, 0\n"
+    "      if have[id] then o = 1\n"
+    "      elseif n >= max_spans or bytes + len > max_bytes then o = 2; dropped = dropped + 1\n"
     "      else\n"
     "        have[id] = true\n"
-    "        fields[#fields + 1] = id; fields[#fields + 1] = blob\n"
-    "        n = n + 1; bytes = bytes + len; added = added + 1; out[i + 1] = 0\n"
-    "        if ARGV[first + 3 * i + 2] == '1' then run = '1' end\n"
+    "        fields[nf + 1] = id; fields[nf + 2] = blob; nf = nf + 2\n"
+    "        n = n + 1; bytes = bytes + len; added = added + 1\n"
+    "        if marks and string.byte(runs, i + 1) == 49 then run = '1' end\n"
     "      end\n"
+    "      if o ~= 0 and not out then\n"
+    "        out = {}\n"
+    "        for j = 1, i do out[j] = 0 end\n"
+    "      end\n"
+    "      if out then out[i + 1] = o end\n"
     "    end\n"
+    "    result[t] = out and table.concat(out) or 0\n"
     "    if dropped > 0 then redis.call('HINCRBY', mkey, 'dropped', dropped) end\n"
     "    if added > 0 then\n"
     "      chunked('HSET', skey, fields, 2000)\n"
     "      local gen = tonumber(m[5] or '0') + added\n"
     "      local renew = not m[6] or now - tonumber(m[6]) > ttl * 250\n"
     "      local set = {'gen', gen, 'bytes', bytes}\n"
-    "      if run then set[#set + 1] = 'run'; set[#set + 1] = '1' end\n"
+    "      if run then set[5] = 'run'; set[6] = '1' end\n"
     "      if renew then set[#set + 1] = 'exp'; set[#set + 1] = now end\n"
     "      redis.call('HSET', mkey, unpack(set))\n"
     "      local due = now + (run and grace or idle)\n"
     "      local lease = tonumber(m[3] or '0')\n"
     "      if lease > due then due = lease end\n"
-    "      schedule[#schedule + 1] = due; schedule[#schedule + 1] = trace_id\n"
+    "      schedule[nsched + 1] = due; schedule[nsched + 2] = trace_id; nsched = nsched + 2\n"
     "      if renew then\n"
     "        redis.call('EXPIRE', skey, ttl)\n"
     "        redis.call('EXPIRE', mkey, 2 * ttl)\n"
@@ -97,18 +105,21 @@ static const char APPEND_LUA[] =
     "chunked('ZADD', KEYS[1], schedule, 2000)\n"
     "return result\n";
 
-/* Load a trace: {exists, gen, rev, run, dropped, {blob, ...}}; a blob holds its
- * span_id, so HVALS leaves the field names out of the reply. The trace is
- * leased until ARGV[2] (ms): it leaves the due schedule until then, so no
- * instance profiles it twice at once; a crashed holder's lease runs out and
- * the partition's owner takes the trace up again. The lease remembers how many
- * spans it covered (lease_gen): when an unfinished lease is found and spans
- * came since, the crashed holder may have published that revision already, so
- * this load takes the next one -- one profile_id never names two contents.
- * A trace whose spans expired leaves the due set here. */
+/* Lease a trace for loading: {exists, gen, rev, run, dropped}. The spans are
+ * read by an HVALS sent right after in the same pipeline: passed through Lua,
+ * every blob was converted twice, and loads cost redis-server more than the
+ * appends of the same spans (bench_e2e). A span added between the two commands
+ * is in the blobs but not in gen, so finishing sees gen moved and profiles the
+ * trace again: nothing is missed. The trace is leased until ARGV[2] (ms): it
+ * leaves the due schedule until then, so no instance profiles it twice at once;
+ * a crashed holder's lease runs out and the partition's owner takes the trace up
+ * again. The lease remembers how many spans it covered (lease_gen): when an
+ * unfinished lease is found and spans came since, the crashed holder may have
+ * published that revision already, so this load takes the next one -- one
+ * profile_id never names two contents. A trace whose spans expired leaves the
+ * due set here. */
 static const char LOAD_LUA[] =
-    "local blobs = redis.call('HVALS', KEYS[1])\n"
-    "if #blobs == 0 then\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
     "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
     "  return {0}\n"
     "end\n"
@@ -117,7 +128,7 @@ static const char LOAD_LUA[] =
     "if m[5] and m[5] ~= gen then rev = redis.call('HINCRBY', KEYS[2], 'rev', 1) end\n"
     "redis.call('HSET', KEYS[2], 'lease', ARGV[2], 'lease_gen', gen)\n"
     "redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[1])\n"
-    "return {1, gen, rev, m[3] or '0', m[4] or '0', blobs}\n";
+    "return {1, gen, rev, m[3] or '0', m[4] or '0'}\n";
 
 /* End a lease. Published (ARGV[6] = 1): count the next revision, and leave the
  * due set unless spans were added after the load, in which case the next
@@ -469,7 +480,7 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
         size_t sb = trace_start[tb], se = trace_start[te];
         int32_t partition = order[sb].span->partition;
         size_t keys = 1 + 2 * (te - tb);
-        pipeline_command(&pl, (int)(3 + keys + 7 + 2 * (te - tb) + 3 * (se - sb)));
+        pipeline_command(&pl, (int)(3 + keys + 7 + 3 * (te - tb) + 2 * (se - sb)));
         pipeline_str(&pl, "EVALSHA");
         pipeline_str(&pl, store->sha[SCRIPT_APPEND]);
         pipeline_int(&pl, (long long)keys);
@@ -487,11 +498,17 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
         pipeline_int(&pl, store->opt.max_open_traces);
         for (size_t t = tb; t < te; t++) {
             pipeline_str(&pl, order[trace_start[t]].span->trace_id);
-            pipeline_int(&pl, (long long)(trace_start[t + 1] - trace_start[t]));
-            for (size_t k = trace_start[t]; k < trace_start[t + 1]; k++) {
+            size_t b = trace_start[t], e = trace_start[t + 1], runs = 0;
+            pipeline_int(&pl, (long long)(e - b));
+            for (size_t k = b; k < e; k++)
+                runs += order[k].span->is_run != 0;
+            pipeline_header(&pl, '$', runs ? e - b : 0);
+            for (size_t k = b; runs && k < e; k++)
+                pipeline_write(&pl, order[k].span->is_run ? "1" : "0", 1);
+            pipeline_write(&pl, "\r\n", 2);
+            for (size_t k = b; k < e; k++) {
                 pipeline_str(&pl, order[k].span->span_id);
                 pipeline_arg(&pl, order[k].span->blob, order[k].span->blob_len);
-                pipeline_str(&pl, order[k].span->is_run ? "1" : "0");
             }
         }
     }
@@ -508,10 +525,19 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
         for (size_t t = tb; t < te; t++) {
             redisReply *tr = r->element[t - tb];
             size_t b = trace_start[t], e = trace_start[t + 1];
-            if (tr->type != REDIS_REPLY_ARRAY || tr->elements != e - b)
+            if (tr->type == REDIS_REPLY_INTEGER && tr->integer == 0) {
+                for (size_t k = b; k < e; k++)
+                    outcomes[order[k].index] = TRACE_STORE_ADDED;
+                continue;
+            }
+            if (tr->type != REDIS_REPLY_STRING || tr->len != e - b)
                 goto unexpected;
-            for (size_t k = b; k < e; k++)
-                outcomes[order[k].index] = (trace_store_outcome_t)tr->element[k - b]->integer;
+            for (size_t k = b; k < e; k++) {
+                int digit = tr->str[k - b] - '0';
+                if (digit < TRACE_STORE_ADDED || digit > TRACE_STORE_EXPIRED)
+                    goto unexpected;
+                outcomes[order[k].index] = (trace_store_outcome_t)digit;
+            }
         }
     }
     rc = 0;
@@ -635,7 +661,8 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
     int rc = -1;
     pipeline_t pl = {0};
     trace_store_trace_t *traces = calloc(count, sizeof(*traces));
-    redisReply **replies = calloc(count, sizeof(*replies));
+    /* per trace: the lease script, then HVALS of its spans */
+    redisReply **replies = calloc(2 * count, sizeof(*replies));
     if (!traces || !replies)
         goto oom;
     for (size_t i = 0; i < count; i++) {
@@ -648,30 +675,34 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
         pipeline_key(&pl, store, refs[i].partition, "due", NULL);
         pipeline_str(&pl, refs[i].trace_id);
         pipeline_int(&pl, lease_until_ms);
+        pipeline_command(&pl, 2);
+        pipeline_str(&pl, "HVALS");
+        pipeline_key(&pl, store, refs[i].partition, "s", refs[i].trace_id);
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
         goto done;
     for (size_t i = 0; i < count; i++) {
         trace_store_trace_t *t = &traces[i];
-        redisReply *r = replies[i];
-        t->reply = r;
-        replies[i] = NULL;
+        redisReply *r = replies[2 * i], *kv = replies[2 * i + 1];
         t->partition = refs[i].partition;
         t->trace_id = strdup(refs[i].trace_id);
         if (!t->trace_id)
             goto oom;
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || reply_int(r->element[0]) == 0)
             continue;
-        if (r->elements != 6 || r->element[5]->type != REDIS_REPLY_ARRAY) {
+        if (r->elements != 5 || kv->type != REDIS_REPLY_ARRAY) {
             snprintf(errstr, errstr_size, "redis: unexpected reply to load");
             goto done;
         }
+        if (kv->elements == 0) /* expired between the two commands: due again at the lease's end */
+            continue;
         t->exists = 1;
         t->gen = reply_int(r->element[1]);
         t->revision = reply_int(r->element[2]);
         t->has_run = reply_int(r->element[3]) != 0;
         t->dropped = reply_int(r->element[4]);
-        redisReply *kv = r->element[5];
+        t->reply = kv;
+        replies[2 * i + 1] = NULL;
         t->span_count = kv->elements;
         t->blobs = calloc(t->span_count + 1, sizeof(*t->blobs));
         t->blob_lens = calloc(t->span_count + 1, sizeof(*t->blob_lens));
@@ -690,7 +721,7 @@ oom:
     snprintf(errstr, errstr_size, "out of memory");
 done:
     if (replies)
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < 2 * count; i++)
             if (replies[i])
                 freeReplyObject(replies[i]);
     free(replies);
