@@ -20,6 +20,7 @@
 #include "arena.h"
 #include "dag.h"
 #include "strmap.h"
+#include "textfmt.h"
 
 #define PROFILE_MAX_WARNINGS 100
 #define NODE_NONE ((int64_t)-1)
@@ -142,7 +143,7 @@ void dag_warn(dag_t *dag, const char *fmt, ...) {
     char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    text_vformat(text, sizeof(text), fmt, ap);
     va_end(ap);
     const char *copy = arena_strdup(dag->arena, text);
     if (copy)
@@ -539,12 +540,12 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     p->complete = options->complete;
     p->profiled_at_us = options->profiled_at_us;
     char idbuf[64];
-    snprintf(idbuf, sizeof(idbuf), "#%lld", (long long)options->revision);
+    text_format(idbuf, sizeof(idbuf), "#%lld", (long long)options->revision);
     size_t id_len = strlen(trace_id) + strlen(idbuf) + 1;
     char *profile_id = arena_alloc(A, id_len);
     if (!p->trace_id || !p->dag_id || !profile_id)
         goto oom;
-    snprintf(profile_id, id_len, "%s%s", trace_id, idbuf);
+    text_format(profile_id, id_len, "%s%s", trace_id, idbuf);
     p->profile_id = profile_id;
 
     /* 2. the node of every span */
@@ -794,43 +795,47 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         for (size_t k = 0; k < nn; k++)
             if (tool_count[k] > 1)
                 qsort(ts + dag.tool_off[k], tool_count[k], sizeof(*ts), timed_span_cmp);
+        const char *last_tool = NULL;
         for (size_t j = 0; j < total_tools; j++) {
             const span_t *s = trace_span(trace, ts[j].index);
             size_t k = (size_t)node_of[ts[j].index];
             dag.tools[dag.tool_off[k] + nodes[k].tool_call_count] = s;
             profile_node_t *nd = &nodes[node_of[ts[j].index]];
             profile_tool_call_t *tc = &nd->tool_calls[nd->tool_call_count++];
-            tc->tool = s->tool_name && s->tool_name[0] ? s->tool_name
-                       : s->name && s->name[0]      ? s->name
-                                                    : "unknown";
-            tc->tool = arena_strdup(A, tc->tool);
-            if (!tc->tool)
-                goto oom;
+            const char *tool = s->tool_name && s->tool_name[0] ? s->tool_name
+                               : s->name && s->name[0]      ? s->name
+                                                            : "unknown";
+            /* a run calls a few tools many times: copy each name once in a row */
+            if (!last_tool || strcmp(tool, last_tool) != 0) {
+                last_tool = arena_strdup(A, tool);
+                if (!last_tool)
+                    goto oom;
+            }
+            tc->tool = last_tool;
             tc->duration_us = s->end_us - s->start_us;
             tc->ok = s->status != SPAN_STATUS_ERROR;
         }
     }
+    size_t *model_seen_by = arena_alloc(S, (model_count + 1) * sizeof(size_t)); /* node + 1 */
+    if (!model_seen_by)
+        goto oom;
     for (size_t k = 0; k < nn; k++) {
         profile_node_t *nd = &nodes[k];
         size_t b = dag.call_off[k], e = dag.call_off[k + 1];
         nd->models = arena_alloc(A, (e - b + 1) * sizeof(char *));
         if (!nd->models)
             goto oom;
+        /* the distinct models of its calls, by name; the names are the
+         * profile's own copies in by_model (one per model, not per node) */
         for (size_t i = b; i < e; i++) {
-            const char *model = dag.calls[i].span->model && dag.calls[i].span->model[0]
-                                    ? dag.calls[i].span->model : "unknown";
-            nd->models[nd->model_count++] = model;
+            size_t m = dag.calls[i].model;
+            if (model_seen_by[m] != k + 1) {
+                model_seen_by[m] = k + 1;
+                nd->models[nd->model_count++] = usage[m].model;
+            }
         }
         if (nd->model_count > 1)
             qsort(nd->models, nd->model_count, sizeof(char *), string_ptr_cmp);
-        size_t w = 0;
-        for (size_t i = 0; i < nd->model_count; i++)
-            if (i == 0 || strcmp(nd->models[i], nd->models[w - 1]) != 0)
-                nd->models[w++] = nd->models[i];
-        nd->model_count = w;
-        for (size_t i = 0; i < w; i++)
-            if (!(nd->models[i] = arena_strdup(A, nd->models[i])))
-                goto oom;
 
         const span_t *last = last_attempt_span[k];
         if (last) {

@@ -7,9 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+
 #include "pricing.h"
 #include "profile.h"
 #include "trace.h"
+#include "textfmt.h"
 #include "trace_file.h"
 
 /* ---- building traces by hand ------------------------------------------------ */
@@ -746,6 +752,53 @@ START_TEST(order_independent) {
 }
 END_TEST
 
+/* The hand formatter of profile texts must write what printf writes, ties,
+ * signs, huge, tiny and non-finite values included. */
+static void same_as_printf(const char *fmt, double v) {
+    char want[600], got[600];
+    snprintf(want, sizeof(want), fmt, v);
+    int n = text_format(got, sizeof(got), fmt, v);
+    ck_assert_msg(strcmp(want, got) == 0, "%s of %.17g: printf %s, text_format %s", fmt, v, want, got);
+    ck_assert_int_eq(n, (int)strlen(want));
+}
+
+START_TEST(text_format_matches_printf) {
+    static const char *const fmts[] = {"%.0f", "%.1f", "%.2f", "%.4f", "%.9f", "x%.1fx%%"};
+    static const double fixed[] = {0.0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 2.675, 1.005,
+                                   0.045, 9.995, 99.95, -0.04, -0.004, 1e-300, 123456789.125,
+                                   4503599627370495.5, 1e15, 1e22, 1e300, DBL_MAX, DBL_MIN,
+                                   INFINITY, -INFINITY, NAN};
+    for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++) {
+        for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+            same_as_printf(fmts[f], fixed[i]);
+        uint64_t x = 88172645463325252ULL; /* xorshift: the same values every run */
+        for (int i = 0; i < 20000; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            double scale = pow(10.0, (double)(x % 13) - 4.0);
+            double v = (double)(x >> 11) / 9007199254740992.0 * scale;
+            if (x & 1)
+                v = -v;
+            if (i % 3 == 0) /* values on a decimal grid: the ties and near-ties */
+                v = round(v * 1000.0) / 1000.0 + (i % 2 ? 0.0005 : 0.005);
+            same_as_printf(fmts[f], v);
+        }
+    }
+    char got[64], want[64];
+    text_format(got, sizeof(got), "%s|%d|%lld|%zu|%%|%s", "a", INT_MIN, LLONG_MIN, (size_t)SIZE_MAX, "z");
+    snprintf(want, sizeof(want), "%s|%d|%lld|%zu|%%|%s", "a", INT_MIN, LLONG_MIN, (size_t)SIZE_MAX, "z");
+    ck_assert_str_eq(got, want);
+    /* cut like snprintf, and the whole length returned */
+    ck_assert_int_eq(text_format(got, 8, "%s and %.2f", "abcdef", 1.0), 15);
+    ck_assert_str_eq(got, "abcdef ");
+    /* a conversion it does not do itself goes to vsnprintf */
+    text_format(got, sizeof(got), "%5.1f|%x|%s", 2.25, 255u, "ok");
+    ck_assert_str_eq(got, "  2.2|ff|ok");
+}
+END_TEST
+
+
 static Suite *profile_suite(void) {
     Suite *s = suite_create("profile");
     TCase *tc = tcase_create("figures");
@@ -770,6 +823,7 @@ static Suite *profile_suite(void) {
     tcase_add_test(tc, batch_saving);
     tcase_add_test(tc, reduce_context_saving);
     tcase_add_test(tc, order_independent);
+    tcase_add_test(tc, text_format_matches_printf);
     suite_add_tcase(s, tc);
     return s;
 }
