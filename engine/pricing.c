@@ -9,6 +9,7 @@
 
 typedef struct pricing_entry {
     char *key; /* lower-cased; a trailing '*' makes it a prefix */
+    size_t key_len;
     pricing_price_t price;
     char *downgrade; /* cheaper model, or NULL */
     int has_price;
@@ -59,6 +60,7 @@ static pricing_entry_t *pricing_entry(pricing_t *pricing, const char *key, char 
         goto oom;
     for (char *p = entry->key; *p; p++)
         *p = (char)tolower((unsigned char)*p);
+    entry->key_len = strlen(entry->key);
     pricing->count++;
     return entry;
 oom:
@@ -106,19 +108,23 @@ static const pricing_entry_t *pricing_match(const pricing_t *pricing, const char
     const pricing_entry_t *best = NULL;
     size_t best_len = 0;
     size_t model_len = strlen(model);
+    /* keys are lower-cased: most entries are passed over on length and first
+     * letter, without a case-insensitive comparison (every model of every
+     * profile is looked up here, three times with its downgrade) */
+    char first = (char)tolower((unsigned char)model[0]);
     for (size_t i = 0; i < pricing->count; i++) {
         const pricing_entry_t *e = &pricing->entries[i];
         if (want_downgrade ? !e->downgrade : !e->has_price)
             continue;
-        size_t key_len = strlen(e->key);
+        size_t key_len = e->key_len;
         if (key_len && e->key[key_len - 1] == '*') {
             size_t prefix_len = key_len - 1;
-            if (prefix_len <= model_len && strncasecmp(model, e->key, prefix_len) == 0 &&
-                (!best || prefix_len >= best_len)) {
+            if (prefix_len <= model_len && (prefix_len == 0 || e->key[0] == first) &&
+                strncasecmp(model, e->key, prefix_len) == 0 && (!best || prefix_len >= best_len)) {
                 best = e;
                 best_len = prefix_len;
             }
-        } else if (strcasecmp(model, e->key) == 0) {
+        } else if (key_len == model_len && e->key[0] == first && strcasecmp(model, e->key) == 0) {
             return e;
         }
     }
