@@ -279,14 +279,21 @@ static void put_bytes(avro_out_t *o, const void *data, size_t len) {
 
 static void put_long(avro_out_t *o, int64_t value) {
     uint64_t z = ((uint64_t)value << 1) ^ (uint64_t)(value >> 63); /* zigzag */
-    unsigned char bytes[10];
+    /* straight into the buffer: lengths, counts and times are most of a
+     * profile's fields, and a copy through put_bytes each was measurable */
+    if (o->failed || buf_reserve(o->buf, 10) != 0) {
+        out_fail(o, "profile_avro: out of memory%s", "");
+        return;
+    }
+    unsigned char *p = (unsigned char *)o->buf->data + o->buf->len;
     size_t n = 0;
     while (z >= 0x80) {
-        bytes[n++] = (unsigned char)(z | 0x80);
+        p[n++] = (unsigned char)(z | 0x80);
         z >>= 7;
     }
-    bytes[n++] = (unsigned char)z;
-    put_bytes(o, bytes, n);
+    p[n++] = (unsigned char)z;
+    o->buf->len += n;
+    o->buf->data[o->buf->len] = '\0';
 }
 
 static void put_double(avro_out_t *o, double value) {
