@@ -684,6 +684,10 @@ pid_t harness_redis_pid(const harness_redis_t *redis) {
     return redis->pid;
 }
 
+pid_t harness_kafka_pid(const harness_kafka_t *kafka) {
+    return kafka->pid;
+}
+
 const char *harness_redis_dir(const harness_redis_t *redis) {
     return redis->dir;
 }

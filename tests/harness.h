@@ -83,6 +83,9 @@ harness_kafka_t *harness_kafka_start(const char *bin_dir, int brokers, int parti
  * borrowed, valid until harness_kafka_free(). */
 const char *harness_kafka_bootstrap(const harness_kafka_t *kafka);
 
+/* The broker process, e.g. to read its CPU time. */
+pid_t harness_kafka_pid(const harness_kafka_t *kafka);
+
 /* Send one control line and wait for its answer (see compose/mockbroker.c):
  * "broker down ID", "broker up ID", "broker rtt ID MS",
  * "push-errors APIKEY COUNT ERRCODE...", "topic-create NAME PARTITIONS", "ping".

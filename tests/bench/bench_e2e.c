@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -225,6 +226,15 @@ static double bench_proc_cpu_s(pid_t pid) {
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds of the children reaped so far. */
+static double bench_children_cpu_s(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* A "Name:   value kB" line of /proc/<pid>/status, or /proc/meminfo when pid is 0. */
@@ -982,6 +992,7 @@ typedef struct bench_phase {
     double seconds;       /* first span consumed -> last run profiled */
     double ingest_seconds; /* first span consumed -> last span consumed */
     double cpu_s, redis_cpu_s;
+    double loadgen_cpu_s, broker_cpu_s; /* -1: not measured */
     long long rss_peak_kb;
     long long redis_before, redis_after;
     int64_t profiles, revisions, incomplete;
@@ -1143,6 +1154,8 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
                               seed_text, "--loadgen.concurrency", conc_text,
                               "--loadgen.late.fraction", late_text, "--loadgen.rate", rate_text, NULL};
     const char *gen_env[] = {env_bootstrap, NULL};
+    double children_cpu_before = bench_children_cpu_s();
+    ph->loadgen_cpu_s = -1;
     gen_pid = harness_spawn(gen_argv, gen_env, gen_log);
     if (gen_pid < 0) {
         snprintf(errstr, errstr_size, "cannot start loadgen: %s", strerror(errno));
@@ -1188,6 +1201,8 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
             if (!gen_held && harness_wait(gen_pid, 0, &status) == 0) {
                 gen_running = false;
                 gen_pid = -1;
+                /* loadgen is the only child reaped while the phase runs */
+                ph->loadgen_cpu_s = bench_children_cpu_s() - children_cpu_before;
                 if (status != 0) {
                     keep_logs = true;
                     snprintf(errstr, errstr_size, "loadgen exited with status %d (log %s)", status, gen_log);
@@ -1232,6 +1247,7 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     ph->cpu_s = bench_proc_cpu_s(run_pid);
     ph->rss_peak_kb = bench_proc_kb(run_pid, "VmHWM");
     ph->redis_cpu_s = bench_proc_cpu_s(harness_redis_pid(redis));
+    ph->broker_cpu_s = bench_proc_cpu_s(harness_kafka_pid(kafka));
     ph->redis_after = bench_redis_used_memory(rc_redis);
     bench_gauge_stop(&gauge);
     ph->produced = bench_topic_end(gauge.rk, opt->partitions);
@@ -1380,6 +1396,17 @@ static double f_cpu(const bench_phase_t *p) { return p->cpu_s; }
 static double f_cpu_per_m(const bench_phase_t *p) {
     return p->cpu_s >= 0 && p->produced > 0 ? p->cpu_s * 1e6 / (double)p->produced : NAN;
 }
+static double cpu_per_m(const bench_phase_t *p, double cpu_s) {
+    return cpu_s >= 0 && p->produced > 0 ? cpu_s * 1e6 / (double)p->produced : NAN;
+}
+static double f_loadgen_cpu_per_m(const bench_phase_t *p) { return cpu_per_m(p, p->loadgen_cpu_s); }
+static double f_broker_cpu_per_m(const bench_phase_t *p) { return cpu_per_m(p, p->broker_cpu_s); }
+/* all four processes: what a span costs the machine end to end */
+static double f_total_cpu_per_m(const bench_phase_t *p) {
+    if (p->cpu_s < 0 || p->redis_cpu_s < 0 || p->loadgen_cpu_s < 0 || p->broker_cpu_s < 0)
+        return NAN;
+    return cpu_per_m(p, p->cpu_s + p->redis_cpu_s + p->loadgen_cpu_s + p->broker_cpu_s);
+}
 static double f_redis_cpu_per_m(const bench_phase_t *p) {
     return p->redis_cpu_s >= 0 && p->produced > 0 ? p->redis_cpu_s * 1e6 / (double)p->produced : NAN;
 }
@@ -1448,6 +1475,9 @@ static void bench_report(const bench_options_t *opt, const bench_fleet_t *fleet,
     bench_row("CPU of dagprof run (s)", "%.2f", phases, n, f_cpu);
     bench_row("CPU s per million spans, dagprof", "%.2f", phases, n, f_cpu_per_m);
     bench_row("CPU s per million spans, redis-server", "%.2f", phases, n, f_redis_cpu_per_m);
+    bench_row("CPU s per million spans, loadgen", "%.2f", phases, n, f_loadgen_cpu_per_m);
+    bench_row("CPU s per million spans, mock broker", "%.2f", phases, n, f_broker_cpu_per_m);
+    bench_row("CPU s per million spans, all four", "%.2f", phases, n, f_total_cpu_per_m);
     bench_row("peak RSS of dagprof run (MB)", "%.1f", phases, n, f_rss);
     bench_row("Redis used_memory at the end (MB)", "%.1f", phases, n, f_redis_mb);
     bench_row("Redis bytes per stored span", "%.0f", phases, n, f_bytes_span);
@@ -1470,6 +1500,14 @@ static void bench_report(const bench_options_t *opt, const bench_fleet_t *fleet,
         printf("dagprof end to end = %.1f%% of the floor (%.0f of %.0f messages/s); ingest alone %.1f%%\n",
                100.0 * spans_s / floor->floor.per_s, spans_s, floor->floor.per_s,
                100.0 * f_ingest_s(&phases[0]) / floor->floor.per_s);
+    double total = f_total_cpu_per_m(&phases[0]), loadgen = f_loadgen_cpu_per_m(&phases[0]),
+           broker = f_broker_cpu_per_m(&phases[0]);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (floor->measure_floor && floor->floor.per_s > 0 && !isnan(total) && cpus > 0)
+        printf("with all four on %ld CPUs at %.2f CPU s per million spans, the machine could carry at\n"
+               "most %.0f spans/s (%.1f%% of the floor); loadgen and the broker alone, %.0f (%.1f%%)\n",
+               cpus, total, cpus * 1e6 / total, 100.0 * cpus * 1e6 / total / floor->floor.per_s,
+               cpus * 1e6 / (loadgen + broker), 100.0 * cpus * 1e6 / (loadgen + broker) / floor->floor.per_s);
     for (size_t i = 0; i < n; i++) {
         if (phases[i].rate > 0 && phases[i].lat_count > 0)
             printf("p99 due -> profile at %s: %.1f ms, %.1f ms after the first 2 s (target <= 100 ms): %s\n",
