@@ -90,7 +90,7 @@ char *arena_strndup(arena_t *arena, const char *text, size_t max_len) {
     if (!text)
         return NULL;
     size_t len = strnlen(text, max_len);
-    char *copy = arena_alloc(arena, len + 1);
+    char *copy = arena_alloc_uninit(arena, len + 1); /* every byte is written below */
     if (!copy)
         return NULL;
     memcpy(copy, text, len);
