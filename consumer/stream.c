@@ -300,6 +300,37 @@ static void stream_hold(stream_t *s, rd_kafka_message_t *m) {
     s->held[s->held_count++] = m;
 }
 
+/* Count and act on what the store did with each span of a batch. */
+static void stream_outcomes(stream_t *s, const decoded_t *d, size_t n,
+                            const trace_store_outcome_t *outcomes) {
+    pthread_mutex_lock(&s->lock);
+    s->ingest_round_trips = trace_store_round_trips(s->store);
+    s->ingest_commands = trace_store_commands(s->store);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < n; i++) {
+        switch (outcomes[i]) {
+        case TRACE_STORE_ADDED:
+            metrics_count(s->metrics, METRIC_SPANS_STORED, 1);
+            break;
+        case TRACE_STORE_DUPLICATE:
+            metrics_count(s->metrics, METRIC_SPANS_DUPLICATE, 1);
+            break;
+        case TRACE_STORE_OVER_LIMIT:
+            metrics_count(s->metrics, METRIC_SPANS_OVER_LIMIT, 1);
+            log_event(LOG_WARN, "trace_over_limit", "trace_id=%s", d[i].trace_id);
+            break;
+        case TRACE_STORE_TOO_MANY_OPEN:
+            stream_dead_letter(s, d[i].msg, "too_many_open_traces",
+                               "the partition has limit.open.traces open traces");
+            break;
+        case TRACE_STORE_EXPIRED:
+            stream_dead_letter(s, d[i].msg, "trace_expired",
+                               "the trace was profiled and its spans expired (trace.ttl.s)");
+            break;
+        }
+    }
+}
+
 /* Store a decoded batch in Redis, retrying with backoff (consumption paused)
  * until it succeeds or a stop is requested. 0 when stored. */
 static int stream_store(stream_t *s, decoded_t *d, size_t n) {
@@ -340,32 +371,7 @@ static int stream_store(stream_t *s, decoded_t *d, size_t n) {
         stream_set_redis_failing(s, &s->ingest_redis_failing, 0, NULL);
         stream_pause(s, 0);
     }
-    pthread_mutex_lock(&s->lock);
-    s->ingest_round_trips = trace_store_round_trips(s->store);
-    s->ingest_commands = trace_store_commands(s->store);
-    pthread_mutex_unlock(&s->lock);
-    for (size_t i = 0; i < n; i++) {
-        switch (outcomes[i]) {
-        case TRACE_STORE_ADDED:
-            metrics_count(s->metrics, METRIC_SPANS_STORED, 1);
-            break;
-        case TRACE_STORE_DUPLICATE:
-            metrics_count(s->metrics, METRIC_SPANS_DUPLICATE, 1);
-            break;
-        case TRACE_STORE_OVER_LIMIT:
-            metrics_count(s->metrics, METRIC_SPANS_OVER_LIMIT, 1);
-            log_event(LOG_WARN, "trace_over_limit", "trace_id=%s", d[i].trace_id);
-            break;
-        case TRACE_STORE_TOO_MANY_OPEN:
-            stream_dead_letter(s, d[i].msg, "too_many_open_traces",
-                               "the partition has limit.open.traces open traces");
-            break;
-        case TRACE_STORE_EXPIRED:
-            stream_dead_letter(s, d[i].msg, "trace_expired",
-                               "the trace was profiled and its spans expired (trace.ttl.s)");
-            break;
-        }
-    }
+    stream_outcomes(s, d, n, outcomes);
     rc = 0;
 done:
     free(spans);
@@ -373,67 +379,138 @@ done:
     return rc;
 }
 
-/* Poll a batch and take it through decode and store; then mark the offsets as
- * safe to commit. Returns the number of messages handled. */
-static int stream_consume_batch(stream_t *s) {
-    rd_kafka_message_t **msgs = calloc((size_t)s->opt->batch_size, sizeof(*msgs));
-    decoded_t *dec = calloc((size_t)s->opt->batch_size, sizeof(*dec));
-    ssize_t n = 0;
-    size_t nd = 0;
-    int dead = 0;
-    if (!msgs || !dec)
-        goto done;
-    /* messages held back during a Redis outage go first, in their order */
+/* A polled batch on its way through decode, store and offsets. Its append is
+ * sent to Redis and the next batch is polled and decoded while Redis works on
+ * it: waiting for each append in turn left the ingest thread and Redis taking
+ * turns (bench_e2e). Offsets are stored only once Redis has answered. */
+typedef struct batch {
+    rd_kafka_message_t **msgs;
+    ssize_t n;
+    decoded_t *dec;
+    size_t nd;
+    int dead; /* a message went to the dead-letter topic */
+    trace_store_span_t *spans;
+    trace_store_outcome_t *outcomes;
+    trace_store_pending_t *pending; /* sent, replies not read; NULL: store at finish */
+    int64_t sent_ms;
+} batch_t;
+
+static void stream_batch_free(batch_t *b) {
+    if (!b)
+        return;
+    trace_store_pending_free(b->pending);
+    for (size_t i = 0; i < b->nd; i++) {
+        free(b->dec[i].trace_id);
+        free(b->dec[i].span_id);
+    }
+    for (ssize_t i = 0; i < b->n; i++)
+        rd_kafka_message_destroy(b->msgs[i]);
+    free(b->msgs);
+    free(b->dec);
+    free(b->spans);
+    free(b->outcomes);
+    free(b);
+}
+
+/* Poll a batch (messages held back during a Redis outage first) and decode
+ * it; malformed messages go to the dead-letter topic. NULL when nothing came. */
+static batch_t *stream_poll_batch(stream_t *s) {
+    batch_t *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->msgs = calloc((size_t)s->opt->batch_size, sizeof(*b->msgs));
+    b->dec = calloc((size_t)s->opt->batch_size, sizeof(*b->dec));
+    if (!b->msgs || !b->dec)
+        goto empty;
     size_t from_held = s->held_count < (size_t)s->opt->batch_size ? s->held_count : (size_t)s->opt->batch_size;
     if (from_held) {
-        memcpy(msgs, s->held, from_held * sizeof(*msgs));
-        memmove(s->held, s->held + from_held, (s->held_count - from_held) * sizeof(*msgs));
+        memcpy(b->msgs, s->held, from_held * sizeof(*b->msgs));
+        memmove(s->held, s->held + from_held, (s->held_count - from_held) * sizeof(*b->msgs));
         s->held_count -= from_held;
-        n = (ssize_t)from_held;
+        b->n = (ssize_t)from_held;
     } else {
-        n = rd_kafka_consume_batch_queue(s->queue, s->opt->batch_timeout_ms, msgs,
-                                         (size_t)s->opt->batch_size);
-        if (n <= 0) {
-            n = 0;
-            goto done;
+        b->n = rd_kafka_consume_batch_queue(s->queue, s->opt->batch_timeout_ms, b->msgs,
+                                            (size_t)s->opt->batch_size);
+        if (b->n <= 0) {
+            b->n = 0;
+            goto empty;
         }
     }
-    metrics_observe_batch(s->metrics, (size_t)n);
+    metrics_observe_batch(s->metrics, (size_t)b->n);
     if (s->brokers_down && !from_held) {
         s->brokers_down = 0;
         if (!s->paused)
             stream_set_redis_failing(s, &s->ingest_redis_failing, 0, NULL);
     }
-    for (ssize_t i = 0; i < n; i++) {
-        rd_kafka_message_t *m = msgs[i];
+    for (ssize_t i = 0; i < b->n; i++) {
+        rd_kafka_message_t *m = b->msgs[i];
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 log_event(LOG_WARN, "consumer_error", "error=\"%s\"", rd_kafka_message_errstr(m));
             continue;
         }
         metrics_count(s->metrics, METRIC_SPANS_CONSUMED, 1);
-        int rc = stream_decode(s, m, &dec[nd]);
-        if (rc == 0) {
-            nd++;
+        if (stream_decode(s, m, &b->dec[b->nd]) == 0) {
+            b->nd++;
             metrics_count(s->metrics, METRIC_SPANS_DECODED, 1);
         } else {
-            dead = 1;
+            b->dead = 1;
         }
     }
-    if (stream_store(s, dec, nd) != 0) {
-        /* stopping while Redis is down: store no offsets, the batch is replayed
-         * from the last commit by whoever consumes the partition next */
-        goto done;
+    return b;
+empty:
+    stream_batch_free(b);
+    return NULL;
+}
+
+/* Send the batch's append without waiting. When it cannot be sent, the
+ * batch is stored at finish, with retries. */
+static void stream_batch_send(stream_t *s, batch_t *b) {
+    if (b->nd == 0)
+        return;
+    b->spans = calloc(b->nd, sizeof(*b->spans));
+    b->outcomes = calloc(b->nd, sizeof(*b->outcomes));
+    if (!b->spans || !b->outcomes)
+        return;
+    for (size_t i = 0; i < b->nd; i++) {
+        const decoded_t *d = &b->dec[i];
+        b->spans[i] = (trace_store_span_t){d->msg->partition, d->trace_id, d->span_id,
+                                           d->is_run, d->body, d->body_len};
     }
-    if (dead) {
+    char err[512];
+    b->sent_ms = now_ms();
+    if (trace_store_append_send(s->store, b->spans, b->nd, b->sent_ms, &b->pending, err,
+                                sizeof(err)) != 0)
+        b->pending = NULL;
+}
+
+/* Take the batch's store to its end (the replies of its append, or a store
+ * with retries), then mark its offsets as safe to commit. -1 when stopping
+ * before it could be stored: no offsets, the batch is replayed by whoever
+ * consumes the partition next. */
+static int stream_batch_finish(stream_t *s, batch_t *b) {
+    int stored = b->nd == 0;
+    if (b->pending) {
+        char err[512];
+        trace_store_pending_t *pd = b->pending;
+        b->pending = NULL;
+        if (trace_store_append_recv(s->store, pd, b->outcomes, err, sizeof(err)) == 0) {
+            metrics_observe_redis(s->metrics, (double)(now_ms() - b->sent_ms) / 1000.0);
+            stream_outcomes(s, b->dec, b->nd, b->outcomes);
+            stored = 1;
+        }
+    }
+    if (!stored && stream_store(s, b->dec, b->nd) != 0)
+        return -1;
+    if (b->dead) {
         /* a dead-lettered message's offset is stored only once its record is on
          * the dead-letter topic, so a crash cannot lose it */
         rd_kafka_flush(s->dl_producer, 10000);
     }
     /* one offset per partition: the batch is in order within each partition */
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
-    for (ssize_t i = 0; i < n; i++) {
-        rd_kafka_message_t *m = msgs[i];
+    for (ssize_t i = 0; i < b->n; i++) {
+        rd_kafka_message_t *m = b->msgs[i];
         if (m->err)
             continue;
         const char *topic = rd_kafka_topic_name(m->rkt);
@@ -449,16 +526,7 @@ static int stream_consume_batch(stream_t *s) {
             log_event(LOG_WARN, "offset_store_failed", "error=\"%s\"", rd_kafka_err2str(err));
     }
     rd_kafka_topic_partition_list_destroy(offsets);
-done:
-    for (size_t i = 0; i < nd; i++) {
-        free(dec[i].trace_id);
-        free(dec[i].span_id);
-    }
-    for (ssize_t i = 0; i < n; i++)
-        rd_kafka_message_destroy(msgs[i]);
-    free(msgs);
-    free(dec);
-    return (int)n;
+    return 0;
 }
 
 /* ---- due traces: load, profile, publish ----------------------------------------------- */
@@ -837,8 +905,23 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         snprintf(errstr, errstr_size, "cannot start the profiler thread");
         goto fail;
     }
-    while (!*opt->stop && !s.fatal)
-        stream_consume_batch(&s);
+    /* one batch in Redis while the next is polled and decoded */
+    batch_t *in_flight = NULL;
+    while (!*opt->stop && !s.fatal) {
+        batch_t *next = stream_poll_batch(&s);
+        if (in_flight) {
+            stream_batch_finish(&s, in_flight);
+            stream_batch_free(in_flight);
+        }
+        in_flight = next;
+        if (in_flight)
+            stream_batch_send(&s, in_flight);
+    }
+    if (in_flight) {
+        if (!s.fatal)
+            stream_batch_finish(&s, in_flight);
+        stream_batch_free(in_flight);
+    }
 
     /* shutdown: the profiler publishes what is in flight and ends its leases;
      * then the dead letters are flushed, the offsets committed, the group left */

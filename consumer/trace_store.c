@@ -305,22 +305,37 @@ fail:
     return -1;
 }
 
-/* Send a pipeline and collect one reply per command (replies[i], to free).
- * A NOSCRIPT error (Redis restarted without our scripts) reloads them and
- * sends the pipeline once more; every script here is safe to repeat. */
-static int store_run(trace_store_t *store, pipeline_t *pl, redisReply **replies, char *errstr,
-                     size_t errstr_size) {
+/* Write a pipeline to Redis without waiting for its replies. */
+static int store_send(trace_store_t *store, pipeline_t *pl, char *errstr, size_t errstr_size) {
     if (pl->failed) {
         snprintf(errstr, errstr_size, "out of memory building a redis pipeline");
         return -1;
     }
+    if (store_connect(store, errstr, errstr_size) != 0)
+        return -1;
+    if (redisAppendFormattedCommand(store->ctx, pl->data, pl->len) != REDIS_OK)
+        return store_fail(store, errstr, errstr_size, "cannot queue commands");
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(store->ctx, &done) != REDIS_OK)
+            return store_fail(store, errstr, errstr_size, "cannot send commands");
+    store->round_trips++;
+    store->commands += pl->count;
+    return 0;
+}
+
+/* Collect one reply per command of a sent pipeline (replies[i], to free).
+ * A NOSCRIPT error (Redis restarted without our scripts) reloads them and
+ * sends the pipeline once more; every script here is safe to repeat. */
+static int store_recv(trace_store_t *store, pipeline_t *pl, redisReply **replies, char *errstr,
+                      size_t errstr_size) {
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (store_connect(store, errstr, errstr_size) != 0)
+        if (attempt > 0 && store_send(store, pl, errstr, errstr_size) != 0)
             return -1;
-        if (redisAppendFormattedCommand(store->ctx, pl->data, pl->len) != REDIS_OK)
-            return store_fail(store, errstr, errstr_size, "cannot queue commands");
-        store->round_trips++;
-        store->commands += pl->count;
+        if (!store->ctx) {
+            snprintf(errstr, errstr_size, "redis %s:%d: connection lost", store->host, store->opt.port);
+            return -1;
+        }
         int noscript = 0, failed = 0;
         for (size_t i = 0; i < pl->count; i++) {
             void *reply = NULL;
@@ -352,6 +367,14 @@ static int store_run(trace_store_t *store, pipeline_t *pl, redisReply **replies,
     snprintf(errstr, errstr_size, "redis %s:%d: scripts could not be loaded", store->host,
              store->opt.port);
     return -1;
+}
+
+/* Send a pipeline and collect its replies: one round trip. */
+static int store_run(trace_store_t *store, pipeline_t *pl, redisReply **replies, char *errstr,
+                     size_t errstr_size) {
+    if (store_send(store, pl, errstr, errstr_size) != 0)
+        return -1;
+    return store_recv(store, pl, replies, errstr, errstr_size);
 }
 
 static char *dup_or_empty(const char *s) {
@@ -444,24 +467,45 @@ static int span_order_cmp(const void *a, const void *b) {
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, size_t count,
-                       int64_t now_ms, trace_store_outcome_t *outcomes, char *errstr,
-                       size_t errstr_size) {
-    if (count == 0)
+struct trace_store_pending {
+    pipeline_t pl;
+    span_order_t *order; /* the spans by partition and trace, borrowed from the caller */
+    size_t *trace_start, *part_start;
+    size_t parts, count;
+};
+
+void trace_store_pending_free(trace_store_pending_t *p) {
+    if (!p)
+        return;
+    pipeline_free(&p->pl);
+    free(p->order);
+    free(p->trace_start);
+    free(p->part_start);
+    free(p);
+}
+
+int trace_store_append_send(trace_store_t *store, const trace_store_span_t *spans, size_t count,
+                            int64_t now_ms, trace_store_pending_t **out, char *errstr,
+                            size_t errstr_size) {
+    *out = NULL;
+    trace_store_pending_t *pd = calloc(1, sizeof(*pd));
+    if (!pd)
+        goto oom;
+    pd->count = count;
+    if (count == 0) {
+        *out = pd;
         return 0;
-    int rc = -1;
-    pipeline_t pl = {0};
-    redisReply **replies = NULL;
-    size_t *trace_start = NULL, *part_start = NULL;
-    span_order_t *order = malloc(count * sizeof(*order));
+    }
+    pipeline_t *pl = &pd->pl;
+    span_order_t *order = pd->order = malloc(count * sizeof(*order));
     if (!order)
         goto oom;
     for (size_t i = 0; i < count; i++)
         order[i] = (span_order_t){&spans[i], i};
     /* one script call per partition, the spans of each trace together */
     qsort(order, count, sizeof(*order), span_order_cmp);
-    trace_start = malloc((count + 1) * sizeof(*trace_start));
-    part_start = malloc((count + 1) * sizeof(*part_start)); /* index into trace_start */
+    size_t *trace_start = pd->trace_start = malloc((count + 1) * sizeof(*trace_start));
+    size_t *part_start = pd->part_start = malloc((count + 1) * sizeof(*part_start)); /* into trace_start */
     if (!trace_start || !part_start)
         goto oom;
     size_t traces = 0, parts = 0;
@@ -474,48 +518,77 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
     }
     trace_start[traces] = count;
     part_start[parts] = traces;
-
+    pd->parts = parts;
     for (size_t p = 0; p < parts; p++) {
         size_t tb = part_start[p], te = part_start[p + 1];
         size_t sb = trace_start[tb], se = trace_start[te];
         int32_t partition = order[sb].span->partition;
         size_t keys = 1 + 2 * (te - tb);
-        pipeline_command(&pl, (int)(3 + keys + 7 + 3 * (te - tb) + 2 * (se - sb)));
-        pipeline_str(&pl, "EVALSHA");
-        pipeline_str(&pl, store->sha[SCRIPT_APPEND]);
-        pipeline_int(&pl, (long long)keys);
-        pipeline_key(&pl, store, partition, "due", NULL);
+        pipeline_command(pl, (int)(3 + keys + 7 + 3 * (te - tb) + 2 * (se - sb)));
+        pipeline_str(pl, "EVALSHA");
+        pipeline_str(pl, store->sha[SCRIPT_APPEND]);
+        pipeline_int(pl, (long long)keys);
+        pipeline_key(pl, store, partition, "due", NULL);
         for (size_t t = tb; t < te; t++) {
-            pipeline_key(&pl, store, partition, "s", order[trace_start[t]].span->trace_id);
-            pipeline_key(&pl, store, partition, "m", order[trace_start[t]].span->trace_id);
+            pipeline_key(pl, store, partition, "s", order[trace_start[t]].span->trace_id);
+            pipeline_key(pl, store, partition, "m", order[trace_start[t]].span->trace_id);
         }
-        pipeline_int(&pl, now_ms);
-        pipeline_int(&pl, store->opt.grace_ms);
-        pipeline_int(&pl, store->opt.idle_timeout_ms);
-        pipeline_int(&pl, store->opt.ttl_s);
-        pipeline_int(&pl, store->opt.max_spans_per_trace);
-        pipeline_int(&pl, store->opt.max_bytes_per_trace);
-        pipeline_int(&pl, store->opt.max_open_traces);
+        pipeline_int(pl, now_ms);
+        pipeline_int(pl, store->opt.grace_ms);
+        pipeline_int(pl, store->opt.idle_timeout_ms);
+        pipeline_int(pl, store->opt.ttl_s);
+        pipeline_int(pl, store->opt.max_spans_per_trace);
+        pipeline_int(pl, store->opt.max_bytes_per_trace);
+        pipeline_int(pl, store->opt.max_open_traces);
         for (size_t t = tb; t < te; t++) {
-            pipeline_str(&pl, order[trace_start[t]].span->trace_id);
+            pipeline_str(pl, order[trace_start[t]].span->trace_id);
             size_t b = trace_start[t], e = trace_start[t + 1], runs = 0;
-            pipeline_int(&pl, (long long)(e - b));
+            pipeline_int(pl, (long long)(e - b));
             for (size_t k = b; k < e; k++)
                 runs += order[k].span->is_run != 0;
-            pipeline_header(&pl, '$', runs ? e - b : 0);
+            pipeline_header(pl, '$', runs ? e - b : 0);
             for (size_t k = b; runs && k < e; k++)
-                pipeline_write(&pl, order[k].span->is_run ? "1" : "0", 1);
-            pipeline_write(&pl, "\r\n", 2);
+                pipeline_write(pl, order[k].span->is_run ? "1" : "0", 1);
+            pipeline_write(pl, "\r\n", 2);
             for (size_t k = b; k < e; k++) {
-                pipeline_str(&pl, order[k].span->span_id);
-                pipeline_arg(&pl, order[k].span->blob, order[k].span->blob_len);
+                pipeline_str(pl, order[k].span->span_id);
+                pipeline_arg(pl, order[k].span->blob, order[k].span->blob_len);
             }
         }
     }
-    replies = calloc(parts + 1, sizeof(*replies));
-    if (!replies)
-        goto oom;
-    if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
+    if (store_send(store, pl, errstr, errstr_size) != 0) {
+        trace_store_pending_free(pd);
+        return -1;
+    }
+    *out = pd;
+    return 0;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
+    trace_store_pending_free(pd);
+    return -1;
+}
+
+int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
+                            trace_store_outcome_t *outcomes, char *errstr, size_t errstr_size) {
+    int rc = -1;
+    if (pd->count == 0) {
+        trace_store_pending_free(pd);
+        return 0;
+    }
+    size_t parts = pd->parts, *trace_start = pd->trace_start, *part_start = pd->part_start;
+    const span_order_t *order = pd->order;
+    redisReply **replies = calloc(parts + 1, sizeof(*replies));
+    if (!replies) {
+        snprintf(errstr, errstr_size, "out of memory");
+        /* the replies must still be read, or the next command would get them */
+        if (store->ctx) {
+            redisFree(store->ctx);
+            store->ctx = NULL;
+        }
+        trace_store_pending_free(pd);
+        return -1;
+    }
+    if (store_recv(store, &pd->pl, replies, errstr, errstr_size) != 0)
         goto done;
     for (size_t p = 0; p < parts; p++) {
         redisReply *r = replies[p];
@@ -547,16 +620,19 @@ unexpected:
 done_free:
     for (size_t p = 0; p < parts; p++)
         freeReplyObject(replies[p]);
-    goto done;
-oom:
-    snprintf(errstr, errstr_size, "out of memory");
 done:
     free(replies);
-    free(trace_start);
-    free(part_start);
-    free(order);
-    pipeline_free(&pl);
+    trace_store_pending_free(pd);
     return rc;
+}
+
+int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, size_t count,
+                       int64_t now_ms, trace_store_outcome_t *outcomes, char *errstr,
+                       size_t errstr_size) {
+    trace_store_pending_t *pd;
+    if (trace_store_append_send(store, spans, count, now_ms, &pd, errstr, errstr_size) != 0)
+        return -1;
+    return trace_store_append_recv(store, pd, outcomes, errstr, errstr_size);
 }
 
 /* ---- due, load, finish --------------------------------------------------------------- */

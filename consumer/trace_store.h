@@ -77,6 +77,20 @@ int trace_store_append(trace_store_t *store, const trace_store_span_t *spans, si
                        int64_t now_ms, trace_store_outcome_t *outcomes, char *errstr,
                        size_t errstr_size);
 
+/* The two halves of trace_store_append, so the round trip can overlap other
+ * work: _send writes the batch to Redis and returns at once; _recv waits for
+ * the replies, fills `outcomes` and frees `pending`. `spans` and its strings
+ * must stay alive until _recv; no other call may use the store in between.
+ * Either returns -1 with errstr when Redis failed, as trace_store_append
+ * (pending is freed then). */
+typedef struct trace_store_pending trace_store_pending_t;
+int trace_store_append_send(trace_store_t *store, const trace_store_span_t *spans, size_t count,
+                            int64_t now_ms, trace_store_pending_t **pending, char *errstr,
+                            size_t errstr_size);
+int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pending,
+                            trace_store_outcome_t *outcomes, char *errstr, size_t errstr_size);
+void trace_store_pending_free(trace_store_pending_t *pending);
+
 typedef struct trace_store_ref {
     int32_t partition;
     char *trace_id; /* owned by the array it is in */
