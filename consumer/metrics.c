@@ -256,7 +256,7 @@ int metrics_render(metrics_t *m, buf_t *out) {
         const char *name, *help;
         summary_t *s;
     } sums[] = {{"dagprof_batch_messages", "Messages per consumed batch", &m->batch},
-                {"dagprof_redis_append_seconds", "Time to store one batch in Redis", &m->redis},
+                {"dagprof_redis_append_seconds", "Time the ingest thread waited on Redis to store one batch", &m->redis},
                 {"dagprof_engine_seconds", "Engine time per profile", &m->engine}};
     for (size_t i = 0; i < 3; i++)
         rc |= buf_printf(out, "# HELP %s %s\n# TYPE %s summary\n%s_sum %.9g\n%s_count %llu\n", sums[i].name,

@@ -93,6 +93,12 @@ static int64_t now_ms(void) {
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* For durations only. */
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- partition ownership ------------------------------------------------------- */
 
@@ -392,13 +398,16 @@ typedef struct batch {
     trace_store_span_t *spans;
     trace_store_outcome_t *outcomes;
     trace_store_pending_t *pending; /* sent, replies not read; NULL: store at finish */
-    int64_t sent_ms;
+    double send_s; /* spent sending the append */
 } batch_t;
 
-static void stream_batch_free(batch_t *b) {
+static void stream_batch_free(stream_t *s, batch_t *b) {
     if (!b)
         return;
-    trace_store_pending_free(b->pending);
+    if (b->pending) { /* its replies must be read, or the next append would get them */
+        char err[512];
+        trace_store_append_recv(s->store, b->pending, b->outcomes, err, sizeof(err));
+    }
     for (size_t i = 0; i < b->nd; i++) {
         free(b->dec[i].trace_id);
         free(b->dec[i].span_id);
@@ -459,7 +468,7 @@ static batch_t *stream_poll_batch(stream_t *s) {
     }
     return b;
 empty:
-    stream_batch_free(b);
+    stream_batch_free(s, b);
     return NULL;
 }
 
@@ -478,10 +487,11 @@ static void stream_batch_send(stream_t *s, batch_t *b) {
                                            d->is_run, d->body, d->body_len};
     }
     char err[512];
-    b->sent_ms = now_ms();
-    if (trace_store_append_send(s->store, b->spans, b->nd, b->sent_ms, &b->pending, err,
+    double t0 = mono_s();
+    if (trace_store_append_send(s->store, b->spans, b->nd, now_ms(), &b->pending, err,
                                 sizeof(err)) != 0)
         b->pending = NULL;
+    b->send_s = mono_s() - t0;
 }
 
 /* Take the batch's store to its end (the replies of its append, or a store
@@ -494,8 +504,10 @@ static int stream_batch_finish(stream_t *s, batch_t *b) {
         char err[512];
         trace_store_pending_t *pd = b->pending;
         b->pending = NULL;
+        double t0 = mono_s();
         if (trace_store_append_recv(s->store, pd, b->outcomes, err, sizeof(err)) == 0) {
-            metrics_observe_redis(s->metrics, (double)(now_ms() - b->sent_ms) / 1000.0);
+            /* the wait, not the time polling overlapped */
+            metrics_observe_redis(s->metrics, b->send_s + mono_s() - t0);
             stream_outcomes(s, b->dec, b->nd, b->outcomes);
             stored = 1;
         }
@@ -911,7 +923,7 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         batch_t *next = stream_poll_batch(&s);
         if (in_flight) {
             stream_batch_finish(&s, in_flight);
-            stream_batch_free(in_flight);
+            stream_batch_free(&s, in_flight);
         }
         in_flight = next;
         if (in_flight)
@@ -920,7 +932,7 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     if (in_flight) {
         if (!s.fatal)
             stream_batch_finish(&s, in_flight);
-        stream_batch_free(in_flight);
+        stream_batch_free(&s, in_flight);
     }
 
     /* shutdown: the profiler publishes what is in flight and ends its leases;
