@@ -239,8 +239,8 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
     size_t *path = arena_alloc_uninit(dag->scratch, n * sizeof(*path));
     if (!path)
         return -1;
-    size_t missing_parents = 0, parent_cycles = 0;
-    const char *missing_example = NULL;
+    size_t missing_parents = 0, parent_cycles = 0, last_parent = 0;
+    const char *missing_example = NULL, *last_parent_id = NULL;
     for (size_t i = 0; i < n; i++)
         node_of[i] = NODE_UNRESOLVED;
     for (size_t i = 0; i < n; i++) {
@@ -280,7 +280,14 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
             size_t parent;
             if (!s->parent_span_id || !s->parent_span_id[0])
                 break;
-            if (!trace_find_span(trace, s->parent_span_id, &parent)) {
+            /* siblings tend to come together: the last parent found is
+             * compared first (random ids differ at once when it is not it) */
+            if (last_parent_id && strcmp(s->parent_span_id, last_parent_id) == 0) {
+                parent = last_parent;
+            } else if (trace_find_span(trace, s->parent_span_id, &parent)) {
+                last_parent_id = s->parent_span_id;
+                last_parent = parent;
+            } else {
                 if (!missing_example || strcmp(s->span_id, missing_example) < 0)
                     missing_example = s->span_id;
                 missing_parents++;
@@ -612,6 +619,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         goto oom;
 
     profile_summary_t *sum = &p->summary;
+    const char *last_model = NULL;
+    size_t last_model_index = 0;
     int has_declared = 0;
     int64_t clamped_calls = 0;
     for (size_t i = 0; i < n; i++) {
@@ -647,7 +656,12 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         if (s->kind == SPAN_KIND_LLM) {
             const char *model = s->model && s->model[0] ? s->model : "unknown";
             size_t m;
-            int rc = strmap_put(&model_by_name, model, model_count, &m);
+            /* a run calls a few models, mostly the same one in a row */
+            int rc = 0;
+            if (last_model && strcmp(model, last_model) == 0)
+                m = last_model_index;
+            else
+                rc = strmap_put(&model_by_name, model, model_count, &m);
             if (rc < 0)
                 goto oom;
             if (rc == 1) {
@@ -674,6 +688,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                     goto oom;
                 usage_priced[m] = pricing_lookup(pricing, s->model, &usage_price[m]) == 0;
             }
+            last_model = model;
+            last_model_index = m;
             if (s->cache_read_tokens + s->cache_write_tokens > s->input_tokens)
                 clamped_calls++;
             dag_llm_call_t *call = &dag.all_calls[dag.call_count++];
