@@ -405,13 +405,20 @@ START_TEST(round_trips_per_batch) {
 }
 END_TEST
 
-/* A restarted Redis has lost our scripts: the store reconnects and reloads them. */
-START_TEST(redis_restart_and_unreachable) {
+/* A redis-server that keeps its data across a restart (append-only file),
+ * in place of the suite's. */
+static void restart_redis_persistent(void) {
     char err[256];
     harness_redis_options_t ho = {true, NULL};
     harness_redis_free(redis);
     redis = harness_redis_start(&ho, err, sizeof(err));
     ck_assert_msg(redis != NULL, "%s", err);
+}
+
+/* A restarted Redis has lost our scripts: the store reconnects and reloads them. */
+START_TEST(redis_restart_and_unreachable) {
+    char err[256];
+    restart_redis_persistent();
     trace_store_options_t o = options();
     trace_store_t *s = open_store(&o);
     trace_store_span_t one = span(0, "A", "a", 1, "x");
@@ -441,10 +448,7 @@ END_TEST
  * fails the second one without leaving stale replies behind. */
 START_TEST(append_send_then_recv) {
     char err[256];
-    harness_redis_options_t ho = {true, NULL};
-    harness_redis_free(redis);
-    redis = harness_redis_start(&ho, err, sizeof(err));
-    ck_assert_msg(redis != NULL, "%s", err);
+    restart_redis_persistent();
     trace_store_options_t o = options();
     trace_store_t *s = open_store(&o);
     trace_store_span_t first[] = {span(0, "A", "a1", 0, "x"), span(1, "B", "b1", 1, "y")};
