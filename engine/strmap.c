@@ -40,7 +40,7 @@ void strmap_free(strmap_t *map) {
 }
 
 /* The slot of key: where it is, or the empty slot where it would go. */
-static strmap_slot_t *strmap_slot(const strmap_t *map, const char *key, uint64_t hash) {
+static strmap_slot_t *strmap_slot(const strmap_t *map, const char *key, uint32_t hash) {
     size_t mask = map->cap - 1;
     strmap_slot_t *slot = &map->slots[hash & mask];
     while (slot->key && (slot->hash != hash || strcmp(slot->key, key) != 0))
@@ -62,16 +62,18 @@ static int strmap_grow(strmap_t *map) {
 }
 
 int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing) {
+    if (value > UINT32_MAX)
+        return -1;
     if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
         return -1;
-    uint64_t hash = strmap_hash(key);
+    uint32_t hash = (uint32_t)(strmap_hash(key) >> 32);
     strmap_slot_t *slot = strmap_slot(map, key, hash);
     if (slot->key) {
         if (existing)
             *existing = slot->value;
         return 0;
     }
-    *slot = (strmap_slot_t){key, hash, value};
+    *slot = (strmap_slot_t){key, hash, (uint32_t)value};
     map->count++;
     return 1;
 }
@@ -79,7 +81,7 @@ int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing) {
 int strmap_get(const strmap_t *map, const char *key, size_t *value) {
     if (!map->cap)
         return 0;
-    const strmap_slot_t *slot = strmap_slot(map, key, strmap_hash(key));
+    const strmap_slot_t *slot = strmap_slot(map, key, (uint32_t)(strmap_hash(key) >> 32));
     if (!slot->key)
         return 0;
     *value = slot->value;

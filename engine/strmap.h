@@ -11,8 +11,8 @@
 
 typedef struct strmap_slot {
     const char *key; /* NULL: empty */
-    uint64_t hash;   /* of the key, compared before the key itself */
-    size_t value;
+    uint32_t hash;   /* high half of the key's hash: the slot, and compared before the key */
+    uint32_t value;  /* 16 bytes a slot: four to a cache line */
 } strmap_slot_t;
 
 typedef struct strmap {
@@ -26,7 +26,8 @@ int strmap_init(strmap_t *map, size_t expected);
 void strmap_free(strmap_t *map);
 
 /* Insert key -> value unless the key is there. Returns 1 when inserted, 0 when
- * present (its value in *existing, if not NULL), -1 when out of memory. */
+ * present (its value in *existing, if not NULL), -1 when out of memory or the
+ * value is above UINT32_MAX (values are indexes). */
 int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing);
 
 /* 1 and *value set when found, else 0. */
