@@ -1393,12 +1393,11 @@ static double f_runs_s(const bench_phase_t *p) {
     return p->seconds > 0 ? (double)p->traces_done / p->seconds : NAN;
 }
 static double f_cpu(const bench_phase_t *p) { return p->cpu_s; }
-static double f_cpu_per_m(const bench_phase_t *p) {
-    return p->cpu_s >= 0 && p->produced > 0 ? p->cpu_s * 1e6 / (double)p->produced : NAN;
-}
 static double cpu_per_m(const bench_phase_t *p, double cpu_s) {
     return cpu_s >= 0 && p->produced > 0 ? cpu_s * 1e6 / (double)p->produced : NAN;
 }
+static double f_cpu_per_m(const bench_phase_t *p) { return cpu_per_m(p, p->cpu_s); }
+static double f_redis_cpu_per_m(const bench_phase_t *p) { return cpu_per_m(p, p->redis_cpu_s); }
 static double f_loadgen_cpu_per_m(const bench_phase_t *p) { return cpu_per_m(p, p->loadgen_cpu_s); }
 static double f_broker_cpu_per_m(const bench_phase_t *p) { return cpu_per_m(p, p->broker_cpu_s); }
 /* all four processes: what a span costs the machine end to end */
@@ -1406,9 +1405,6 @@ static double f_total_cpu_per_m(const bench_phase_t *p) {
     if (p->cpu_s < 0 || p->redis_cpu_s < 0 || p->loadgen_cpu_s < 0 || p->broker_cpu_s < 0)
         return NAN;
     return cpu_per_m(p, p->cpu_s + p->redis_cpu_s + p->loadgen_cpu_s + p->broker_cpu_s);
-}
-static double f_redis_cpu_per_m(const bench_phase_t *p) {
-    return p->redis_cpu_s >= 0 && p->produced > 0 ? p->redis_cpu_s * 1e6 / (double)p->produced : NAN;
 }
 static double f_rss(const bench_phase_t *p) {
     return p->rss_peak_kb >= 0 ? (double)p->rss_peak_kb / 1024.0 : NAN;
