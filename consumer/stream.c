@@ -337,54 +337,6 @@ static void stream_outcomes(stream_t *s, const decoded_t *d, size_t n,
     }
 }
 
-/* Store a decoded batch in Redis, retrying with backoff (consumption paused)
- * until it succeeds or a stop is requested. 0 when stored. */
-static int stream_store(stream_t *s, decoded_t *d, size_t n) {
-    if (n == 0)
-        return 0;
-    int rc = -1;
-    trace_store_span_t *spans = calloc(n, sizeof(*spans));
-    trace_store_outcome_t *outcomes = calloc(n, sizeof(*outcomes));
-    if (!spans || !outcomes)
-        goto done;
-    for (size_t i = 0; i < n; i++)
-        spans[i] = (trace_store_span_t){d[i].msg->partition, d[i].trace_id, d[i].span_id,
-                                        d[i].is_run, d[i].body, d[i].body_len};
-    int backoff_ms = 100;
-    char err[512];
-    for (;;) {
-        uint64_t t0 = (uint64_t)now_ms();
-        if (trace_store_append(s->store, spans, n, now_ms(), outcomes, err, sizeof(err)) == 0) {
-            metrics_observe_redis(s->metrics, (double)((uint64_t)now_ms() - t0) / 1000.0);
-            break;
-        }
-        stream_set_redis_failing(s, &s->ingest_redis_failing, 1, err);
-        log_event(LOG_WARN, "redis_unavailable", "error=\"%s\" retry_ms=%d", err, backoff_ms);
-        stream_pause(s, 1);
-        /* keep serving the group protocol while waiting; messages fetched
-         * before the pause are held back and stored later */
-        for (int waited = 0; waited < backoff_ms && !*s->opt->stop && !s->fatal; waited += 100) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
-            if (m)
-                stream_hold(s, m);
-        }
-        if (*s->opt->stop || s->fatal)
-            goto done;
-        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
-    }
-    if (s->paused) {
-        log_event(LOG_INFO, "redis_available", "consumption=resumed");
-        stream_set_redis_failing(s, &s->ingest_redis_failing, 0, NULL);
-        stream_pause(s, 0);
-    }
-    stream_outcomes(s, d, n, outcomes);
-    rc = 0;
-done:
-    free(spans);
-    free(outcomes);
-    return rc;
-}
-
 /* A polled batch on its way through decode, store and offsets. Its append is
  * sent to Redis and the next batch is polled and decoded while Redis works on
  * it: waiting for each append in turn left the ingest thread and Redis taking
@@ -400,6 +352,67 @@ typedef struct batch {
     trace_store_pending_t *pending; /* sent, replies not read; NULL: store at finish */
     double send_s; /* spent sending the append */
 } batch_t;
+
+/* The batch's spans as the store takes them, and room for their outcomes;
+ * built once, for the overlapped send or the store with retries. 0, or -1
+ * when out of memory. */
+static int stream_batch_spans(batch_t *b) {
+    if (b->spans)
+        return 0;
+    b->spans = calloc(b->nd, sizeof(*b->spans));
+    b->outcomes = calloc(b->nd, sizeof(*b->outcomes));
+    if (!b->spans || !b->outcomes) {
+        free(b->spans);
+        free(b->outcomes);
+        b->spans = NULL;
+        b->outcomes = NULL;
+        return -1;
+    }
+    for (size_t i = 0; i < b->nd; i++) {
+        const decoded_t *d = &b->dec[i];
+        b->spans[i] = (trace_store_span_t){d->msg->partition, d->trace_id, d->span_id,
+                                           d->is_run, d->body, d->body_len};
+    }
+    return 0;
+}
+
+/* Store a batch in Redis, retrying with backoff (consumption paused) until
+ * it succeeds or a stop is requested. 0 when stored. */
+static int stream_store(stream_t *s, batch_t *b) {
+    if (b->nd == 0)
+        return 0;
+    if (stream_batch_spans(b) != 0)
+        return -1;
+    int backoff_ms = 100;
+    char err[512];
+    for (;;) {
+        double t0 = mono_s();
+        if (trace_store_append(s->store, b->spans, b->nd, now_ms(), b->outcomes, err, sizeof(err)) == 0) {
+            metrics_observe_redis(s->metrics, mono_s() - t0);
+            break;
+        }
+        stream_set_redis_failing(s, &s->ingest_redis_failing, 1, err);
+        log_event(LOG_WARN, "redis_unavailable", "error=\"%s\" retry_ms=%d", err, backoff_ms);
+        stream_pause(s, 1);
+        /* keep serving the group protocol while waiting; messages fetched
+         * before the pause are held back and stored later */
+        for (int waited = 0; waited < backoff_ms && !*s->opt->stop && !s->fatal; waited += 100) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 100);
+            if (m)
+                stream_hold(s, m);
+        }
+        if (*s->opt->stop || s->fatal)
+            return -1;
+        backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    }
+    if (s->paused) {
+        log_event(LOG_INFO, "redis_available", "consumption=resumed");
+        stream_set_redis_failing(s, &s->ingest_redis_failing, 0, NULL);
+        stream_pause(s, 0);
+    }
+    stream_outcomes(s, b->dec, b->nd, b->outcomes);
+    return 0;
+}
 
 static void stream_batch_free(stream_t *s, batch_t *b) {
     if (!b)
@@ -475,17 +488,8 @@ empty:
 /* Send the batch's append without waiting. When it cannot be sent, the
  * batch is stored at finish, with retries. */
 static void stream_batch_send(stream_t *s, batch_t *b) {
-    if (b->nd == 0)
+    if (b->nd == 0 || stream_batch_spans(b) != 0)
         return;
-    b->spans = calloc(b->nd, sizeof(*b->spans));
-    b->outcomes = calloc(b->nd, sizeof(*b->outcomes));
-    if (!b->spans || !b->outcomes)
-        return;
-    for (size_t i = 0; i < b->nd; i++) {
-        const decoded_t *d = &b->dec[i];
-        b->spans[i] = (trace_store_span_t){d->msg->partition, d->trace_id, d->span_id,
-                                           d->is_run, d->body, d->body_len};
-    }
     char err[512];
     double t0 = mono_s();
     if (trace_store_append_send(s->store, b->spans, b->nd, now_ms(), &b->pending, err,
@@ -499,7 +503,7 @@ static void stream_batch_send(stream_t *s, batch_t *b) {
  * before it could be stored: no offsets, the batch is replayed by whoever
  * consumes the partition next. */
 static int stream_batch_finish(stream_t *s, batch_t *b) {
-    int stored = b->nd == 0;
+    int stored = 0;
     if (b->pending) {
         char err[512];
         trace_store_pending_t *pd = b->pending;
@@ -512,7 +516,7 @@ static int stream_batch_finish(stream_t *s, batch_t *b) {
             stored = 1;
         }
     }
-    if (!stored && stream_store(s, b->dec, b->nd) != 0)
+    if (!stored && stream_store(s, b) != 0)
         return -1;
     if (b->dead) {
         /* a dead-lettered message's offset is stored only once its record is on
