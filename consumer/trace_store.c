@@ -472,6 +472,7 @@ struct trace_store_pending {
     span_order_t *order; /* the spans by partition and trace, borrowed from the caller */
     size_t *trace_start, *part_start;
     size_t parts, count;
+    redisReply **replies; /* one per partition: room taken before sending */
 };
 
 void trace_store_pending_free(trace_store_pending_t *p) {
@@ -481,6 +482,7 @@ void trace_store_pending_free(trace_store_pending_t *p) {
     free(p->order);
     free(p->trace_start);
     free(p->part_start);
+    free(p->replies);
     free(p);
 }
 
@@ -519,6 +521,9 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
     trace_start[traces] = count;
     part_start[parts] = traces;
     pd->parts = parts;
+    pd->replies = calloc(parts + 1, sizeof(*pd->replies));
+    if (!pd->replies)
+        goto oom;
     for (size_t p = 0; p < parts; p++) {
         size_t tb = part_start[p], te = part_start[p + 1];
         size_t sb = trace_start[tb], se = trace_start[te];
@@ -577,17 +582,7 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
     }
     size_t parts = pd->parts, *trace_start = pd->trace_start, *part_start = pd->part_start;
     const span_order_t *order = pd->order;
-    redisReply **replies = calloc(parts + 1, sizeof(*replies));
-    if (!replies) {
-        snprintf(errstr, errstr_size, "out of memory");
-        /* the replies must still be read, or the next command would get them */
-        if (store->ctx) {
-            redisFree(store->ctx);
-            store->ctx = NULL;
-        }
-        trace_store_pending_free(pd);
-        return -1;
-    }
+    redisReply **replies = pd->replies;
     if (store_recv(store, &pd->pl, replies, errstr, errstr_size) != 0)
         goto done;
     for (size_t p = 0; p < parts; p++) {
@@ -621,7 +616,6 @@ done_free:
     for (size_t p = 0; p < parts; p++)
         freeReplyObject(replies[p]);
 done:
-    free(replies);
     trace_store_pending_free(pd);
     return rc;
 }
