@@ -39,6 +39,11 @@ void strmap_free(strmap_t *map) {
     map->count = 0;
 }
 
+/* What a slot keeps of the key's hash: its position and the check before the key. */
+static uint32_t slot_hash(const char *key) {
+    return (uint32_t)(strmap_hash(key) >> 32);
+}
+
 /* The slot of key: where it is, or the empty slot where it would go. */
 static strmap_slot_t *strmap_slot(const strmap_t *map, const char *key, uint32_t hash) {
     size_t mask = map->cap - 1;
@@ -66,7 +71,7 @@ int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing) {
         return -1;
     if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
         return -1;
-    uint32_t hash = (uint32_t)(strmap_hash(key) >> 32);
+    uint32_t hash = slot_hash(key);
     strmap_slot_t *slot = strmap_slot(map, key, hash);
     if (slot->key) {
         if (existing)
@@ -81,7 +86,7 @@ int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing) {
 int strmap_get(const strmap_t *map, const char *key, size_t *value) {
     if (!map->cap)
         return 0;
-    const strmap_slot_t *slot = strmap_slot(map, key, (uint32_t)(strmap_hash(key) >> 32));
+    const strmap_slot_t *slot = strmap_slot(map, key, slot_hash(key));
     if (!slot->key)
         return 0;
     *value = slot->value;
