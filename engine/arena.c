@@ -89,7 +89,10 @@ void *arena_alloc(arena_t *arena, size_t size) {
 char *arena_strndup(arena_t *arena, const char *text, size_t max_len) {
     if (!text)
         return NULL;
-    size_t len = strnlen(text, max_len);
+    return arena_strcopy(arena, text, strnlen(text, max_len));
+}
+
+char *arena_strcopy(arena_t *arena, const char *text, size_t len) {
     char *copy = arena_alloc_uninit(arena, len + 1); /* every byte is written below */
     if (!copy)
         return NULL;

@@ -21,5 +21,7 @@ void *arena_alloc_uninit(arena_t *arena, size_t size);
 /* Copy of at most max_len bytes of text, NUL-terminated. NULL in gives NULL. */
 char *arena_strndup(arena_t *arena, const char *text, size_t max_len);
 char *arena_strdup(arena_t *arena, const char *text);
+/* Copy of the first len bytes of text (which has at least that many), NUL-terminated. */
+char *arena_strcopy(arena_t *arena, const char *text, size_t len);
 
 #endif

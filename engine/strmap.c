@@ -40,7 +40,7 @@ void strmap_free(strmap_t *map) {
 }
 
 /* What a slot keeps of the key's hash: its position and the check before the key. */
-static uint32_t slot_hash(const char *key) {
+uint32_t strmap_key_hash(const char *key) {
     return (uint32_t)(strmap_hash(key) >> 32);
 }
 
@@ -67,11 +67,15 @@ static int strmap_grow(strmap_t *map) {
 }
 
 int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing) {
+    return strmap_put_hashed(map, key, strmap_key_hash(key), value, existing);
+}
+
+int strmap_put_hashed(strmap_t *map, const char *key, uint32_t hash, size_t value,
+                      size_t *existing) {
     if (value > UINT32_MAX)
         return -1;
     if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
         return -1;
-    uint32_t hash = slot_hash(key);
     strmap_slot_t *slot = strmap_slot(map, key, hash);
     if (slot->key) {
         if (existing)
@@ -84,9 +88,13 @@ int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing) {
 }
 
 int strmap_get(const strmap_t *map, const char *key, size_t *value) {
+    return strmap_get_hashed(map, key, strmap_key_hash(key), value);
+}
+
+int strmap_get_hashed(const strmap_t *map, const char *key, uint32_t hash, size_t *value) {
     if (!map->cap)
         return 0;
-    const strmap_slot_t *slot = strmap_slot(map, key, slot_hash(key));
+    const strmap_slot_t *slot = strmap_slot(map, key, hash);
     if (!slot->key)
         return 0;
     *value = slot->value;

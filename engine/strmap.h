@@ -33,6 +33,12 @@ int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing);
 /* 1 and *value set when found, else 0. */
 int strmap_get(const strmap_t *map, const char *key, size_t *value);
 
+/* The same with the key's hash computed once by strmap_key_hash(), for a key
+ * that is looked up and then inserted (a trace's span ids). */
+uint32_t strmap_key_hash(const char *key);
+int strmap_put_hashed(strmap_t *map, const char *key, uint32_t hash, size_t value, size_t *existing);
+int strmap_get_hashed(const strmap_t *map, const char *key, uint32_t hash, size_t *value);
+
 uint64_t strmap_hash(const char *key);
 
 #endif

@@ -72,13 +72,18 @@ void trace_add_warning(trace_t *trace, const char *warning) {
 static const char *trace_copy_string(trace_t *trace, const char *text, int *failed) {
     if (!text)
         return NULL;
-    if (strnlen(text, trace->max_string + 1) > trace->max_string && !trace->cut_strings_reported) {
-        trace->cut_strings_reported = 1;
-        char warning[128];
-        snprintf(warning, sizeof(warning), "strings longer than %zu bytes were cut", trace->max_string);
-        trace_add_warning(trace, warning);
+    size_t len = strnlen(text, trace->max_string + 1);
+    if (len > trace->max_string) {
+        len = trace->max_string;
+        if (!trace->cut_strings_reported) {
+            trace->cut_strings_reported = 1;
+            char warning[128];
+            snprintf(warning, sizeof(warning), "strings longer than %zu bytes were cut",
+                     trace->max_string);
+            trace_add_warning(trace, warning);
+        }
     }
-    const char *copy = arena_strndup(trace->arena, text, trace->max_string);
+    const char *copy = arena_strcopy(trace->arena, text, len);
     if (!copy)
         *failed = 1;
     return copy;
@@ -113,17 +118,21 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
     if (in->start_us < -TRACE_MAX_ABS_TIME_US || in->end_us > TRACE_MAX_ABS_TIME_US)
         return trace_reject(trace, errstr, errstr_size,
                             "span %s: timestamp out of range, ignored", in->span_id, NULL);
+    /* hashed once for the duplicate check and the insert */
     size_t existing;
+    uint32_t id_hash;
     int duplicate;
     if (strnlen(in->span_id, trace->max_string + 1) > trace->max_string) {
         /* the id is stored cut: look it up cut */
         char *probe = strndup(in->span_id, trace->max_string);
         if (!probe)
             goto oom;
-        duplicate = strmap_get(&trace->by_span_id, probe, &existing);
+        id_hash = strmap_key_hash(probe);
+        duplicate = strmap_get_hashed(&trace->by_span_id, probe, id_hash, &existing);
         free(probe);
     } else {
-        duplicate = strmap_get(&trace->by_span_id, in->span_id, &existing);
+        id_hash = strmap_key_hash(in->span_id);
+        duplicate = strmap_get_hashed(&trace->by_span_id, in->span_id, id_hash, &existing);
     }
     if (duplicate) {
         if (errstr_size)
@@ -173,7 +182,7 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
     }
     if (failed)
         goto oom;
-    if (strmap_put(&trace->by_span_id, copy.span_id, trace->span_count, NULL) < 0)
+    if (strmap_put_hashed(&trace->by_span_id, copy.span_id, id_hash, trace->span_count, NULL) < 0)
         goto oom;
     if (!trace->trace_id)
         trace->trace_id = copy.trace_id;
