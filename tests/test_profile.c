@@ -603,6 +603,50 @@ START_TEST(strange_strings) {
 }
 END_TEST
 
+/* Node ids come out in strcmp order whatever they look like: long shared
+ * prefixes (sorted 8 bytes at a time), ids that are prefixes of others, bytes
+ * above 0x7f, runs short and long, added in a shuffled order. */
+START_TEST(node_ids_in_strcmp_order) {
+    enum { N = 3000 };
+    static char names[N][48];
+    static const char *shuffled[N];
+    for (int i = 0; i < N; i++) {
+        switch (i % 6) {
+        case 0: snprintf(names[i], sizeof(names[i]), "summarize_chunk_%05d", i); break;
+        case 1: snprintf(names[i], sizeof(names[i]), "summarize_chunk_%d", i * 7919 % 100000); break;
+        case 2: snprintf(names[i], sizeof(names[i]), "%.*s", 1 + i % 40, "abcdefghijklmnopqrstuvwxyz0123456789ABCD"); break;
+        case 3: snprintf(names[i], sizeof(names[i]), "\xe9t\xe9_%d", i); break;
+        case 4: snprintf(names[i], sizeof(names[i]), "n%d", i); break;
+        default: snprintf(names[i], sizeof(names[i]), "node-with-a-long-common-name-%08x", (unsigned)i * 2654435761u); break;
+        }
+        shuffled[i] = names[i];
+    }
+    uint64_t r = 42;
+    for (int i = N - 1; i > 0; i--) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        int j = (int)((r >> 33) % (uint64_t)(i + 1));
+        const char *tmp = shuffled[i];
+        shuffled[i] = shuffled[j];
+        shuffled[j] = tmp;
+    }
+    trace_t *t = trace_new();
+    size_t distinct = 0;
+    for (int i = 0; i < N; i++) {
+        span_t s = sp(shuffled[i], NULL, shuffled[i], SPAN_KIND_NODE, i, i + 1);
+        char err[256];
+        distinct += trace_add_span(t, &s, err, sizeof(err)) == TRACE_ADD_OK;
+    }
+    profile_t *p = compute(t, NULL);
+    ck_assert_uint_eq(p->node_count, distinct);
+    ck_assert_uint_gt(distinct, N / 2);
+    for (size_t k = 1; k < p->node_count; k++)
+        ck_assert_msg(strcmp(p->nodes[k - 1].node_id, p->nodes[k].node_id) < 0,
+                      "%s before %s", p->nodes[k - 1].node_id, p->nodes[k].node_id);
+    profile_free(p);
+    trace_free(t);
+}
+END_TEST
+
 /* 100,000 nodes in a chain: linear passes only, or this would never finish. */
 START_TEST(large_chain) {
     trace_t *t = trace_new();
@@ -818,6 +862,7 @@ static Suite *profile_suite(void) {
     tcase_add_test(tc, single_span_and_empty);
     tcase_add_test(tc, strange_strings);
     tcase_add_test(tc, large_chain);
+    tcase_add_test(tc, node_ids_in_strcmp_order);
     tcase_add_test(tc, parallelize_saving);
     tcase_add_test(tc, restructure_saving);
     tcase_add_test(tc, batch_saving);
