@@ -522,8 +522,8 @@ static int call_by_model_cmp(const void *x, const void *y) {
     const dag_llm_call_t *a = x, *b = y;
     if (a->model != b->model) /* same name, same index */
         return a->model < b->model ? -1 : 1;
-    if (a->span->start_us != b->span->start_us)
-        return a->span->start_us < b->span->start_us ? -1 : 1;
+    if (a->start_us != b->start_us)
+        return a->start_us < b->start_us ? -1 : 1;
     return strcmp(a->span->span_id, b->span->span_id);
 }
 
@@ -543,7 +543,7 @@ static int recommend_model_costs(advice_t *a) {
     size_t n_down = 0, n_cache = 0, n_reduce = 0;
 
     for (size_t i = 0; i < dag->call_count; i++)
-        inputs[i] = dag->all_calls[i].span->input_tokens;
+        inputs[i] = dag->all_calls[i].input_tokens;
     int64_t median = dag->call_count ? int64_select(inputs, dag->call_count, dag->call_count / 2) : 0;
 
     for (size_t k = 0; k < a->nn; k++) {
@@ -566,7 +566,7 @@ static int recommend_model_costs(advice_t *a) {
             if (dm->cheaper) {
                 cost_candidate_t c = {0, 0, k, model, dm->cheaper, 0, t->downgrade_max_output_tokens};
                 for (size_t i = g; i < h; i++) {
-                    const span_t *s = group[i].span;
+                    const dag_llm_call_t *s = &group[i];
                     if (s->output_tokens > t->downgrade_max_output_tokens)
                         continue;
                     c.calls++;
@@ -581,10 +581,10 @@ static int recommend_model_costs(advice_t *a) {
             /* cache: later calls repeat at most the first call's prompt; that
              * shared part could be read from cache instead of billed as input */
             if (priced && h - g >= 2) {
-                const span_t *first = group[g].span;
+                const dag_llm_call_t *first = &group[g];
                 int64_t cacheable = 0, longest_shared = 0;
                 for (size_t i = g + 1; i < h; i++) {
-                    const span_t *s = group[i].span;
+                    const dag_llm_call_t *s = &group[i];
                     int64_t shared = s->input_tokens < first->input_tokens ? s->input_tokens
                                                                           : first->input_tokens;
                     if (shared > longest_shared)
@@ -611,7 +611,7 @@ static int recommend_model_costs(advice_t *a) {
             if (priced && median > 0) {
                 cost_candidate_t c = {0, 0, k, model, NULL, 0, median};
                 for (size_t i = g; i < h; i++) {
-                    const span_t *s = group[i].span;
+                    const dag_llm_call_t *s = &group[i];
                     if (s->input_tokens < t->reduce_context_min_input ||
                         (double)s->input_tokens < t->reduce_context_factor * (double)median)
                         continue;
@@ -707,12 +707,12 @@ static int recommend_batch(advice_t *a, candidate_t *c) {
         /* tool spans are in start order; a run of one tool that never overlaps */
         size_t b = dag->tool_off[k], e = dag->tool_off[k + 1];
         for (size_t i = b; i < e;) {
-            const char *tool = dag->tools[i]->tool_name ? dag->tools[i]->tool_name : "";
+            const char *tool = dag->tools[i].tool_name;
             int64_t sum = 0, longest = 0, last_end = INT64_MIN;
             size_t j = i, n = 0;
             for (; j < e; j++) {
-                const span_t *s = dag->tools[j];
-                if (strcmp(s->tool_name ? s->tool_name : "", tool) != 0 || s->start_us < last_end)
+                const dag_tool_t *s = &dag->tools[j];
+                if ((j > i && !s->same_tool_as_previous) || s->start_us < last_end)
                     break;
                 int64_t d = s->end_us - s->start_us;
                 sum += d;

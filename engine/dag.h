@@ -7,12 +7,24 @@
 #include "arena.h"
 #include "profile.h"
 
+/* An llm call with the span fields the advice reads, copied while the span is
+ * being read anyway: following span pointers from advice (calls in node
+ * order, not trace order) was most of recommend_model_costs (bench_engine). */
 typedef struct dag_llm_call {
-    const span_t *span;
+    const span_t *span; /* for its span_id, the last tie-break of call order */
+    int64_t start_us;
+    int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
     double cost_usd;
     int priced;
     size_t model;  /* index into dag.models */
 } dag_llm_call_t;
+
+/* A tool span of a node, for batch_operations; the same copying. */
+typedef struct dag_tool {
+    int64_t start_us, end_us;
+    const char *tool_name;     /* "" when the span has none */
+    int same_tool_as_previous; /* the node's previous tool span has this tool_name */
+} dag_tool_t;
 
 /* A distinct model name of the trace, priced once. */
 typedef struct dag_model {
@@ -52,7 +64,7 @@ typedef struct dag {
 
     /* tool spans per node, in start order: tools[tool_off[k] .. tool_off[k + 1]) */
     size_t *tool_off;
-    const span_t **tools;
+    dag_tool_t *tools;
 
     /* Warnings produced while profiling, appended with dag_warn(). */
     const char **warnings;

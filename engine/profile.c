@@ -241,10 +241,14 @@ static int sort_named(arena_t *scratch, named_index_t *v, size_t n) {
     return 0;
 }
 
+/* A tool span with what the profile takes from it, so that putting them in
+ * start order does not go back to the spans. */
 typedef struct timed_span {
-    int64_t start_us;
+    int64_t start_us, end_us;
     const char *span_id;
-    size_t index;
+    const char *tool_name, *name;
+    span_status_t status;
+    size_t node;
 } timed_span_t;
 
 static int timed_span_cmp(const void *a, const void *b) {
@@ -255,11 +259,18 @@ static int timed_span_cmp(const void *a, const void *b) {
 }
 
 static int llm_call_cmp(const void *a, const void *b) {
-    const span_t *x = ((const dag_llm_call_t *)a)->span, *y = ((const dag_llm_call_t *)b)->span;
+    const dag_llm_call_t *x = a, *y = b;
     if (x->start_us != y->start_us)
         return x->start_us < y->start_us ? -1 : 1;
-    return strcmp(x->span_id, y->span_id);
+    return strcmp(x->span->span_id, y->span->span_id);
 }
+
+typedef struct last_attempt {
+    const char *span_id; /* NULL: the node has no node span */
+    int64_t start_us, end_us;
+    int32_t attempt;
+    span_status_t status;
+} last_attempt_t;
 
 static int size_cmp(const void *a, const void *b) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -659,14 +670,15 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     }
 
     /* 3. aggregate spans into nodes; price every llm call */
-    int32_t *last_attempt = arena_alloc(S, (nn + 1) * sizeof(*last_attempt));
-    const span_t **last_attempt_span = arena_alloc(S, (nn + 1) * sizeof(*last_attempt_span));
+    /* each node's last attempt: the node span with the highest attempt, then
+     * the latest end, then the largest span_id */
+    last_attempt_t *last_attempt = arena_alloc(S, (nn + 1) * sizeof(*last_attempt));
     unsigned char *any_error = arena_alloc(S, nn + 1), *any_ok = arena_alloc(S, nn + 1);
     size_t *tool_count = arena_alloc(S, (nn + 1) * sizeof(size_t));
     dag.call_off = arena_alloc(S, (nn + 2) * sizeof(size_t));
     dag.all_calls = arena_alloc_uninit(S, (llm_spans + 1) * sizeof(dag_llm_call_t));
     dag.final_attempt_start_us = arena_alloc(S, (nn + 1) * sizeof(int64_t));
-    if (!last_attempt || !last_attempt_span || !any_error || !any_ok || !tool_count ||
+    if (!last_attempt || !any_error || !any_ok || !tool_count ||
         !dag.call_off || !dag.all_calls || !dag.final_attempt_start_us)
         goto oom;
 
@@ -706,12 +718,13 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 node_span_at[node_span_count++] = i;
                 if (s->attempt >= 1)
                     nd->retries++;
-                const span_t *last = last_attempt_span[k];
-                if (!last || s->attempt > last->attempt ||
+                last_attempt_t *last = &last_attempt[k];
+                if (!last->span_id || s->attempt > last->attempt ||
                     (s->attempt == last->attempt &&
                      (s->end_us > last->end_us ||
                       (s->end_us == last->end_us && strcmp(s->span_id, last->span_id) > 0))))
-                    last_attempt_span[k] = s;
+                    *last = (last_attempt_t){s->span_id, s->start_us, s->end_us, s->attempt,
+                                             s->status};
                 if (s->depends_on_count)
                     has_declared = 1;
             } else if (s->kind == SPAN_KIND_TOOL) {
@@ -760,6 +773,11 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 clamped_calls++;
             dag_llm_call_t *call = &dag.all_calls[dag.call_count++];
             call->span = s;
+            call->start_us = s->start_us;
+            call->input_tokens = s->input_tokens;
+            call->output_tokens = s->output_tokens;
+            call->cache_read_tokens = s->cache_read_tokens;
+            call->cache_write_tokens = s->cache_write_tokens;
             call->model = m;
             call->priced = usage_priced[m];
             call->cost_usd = call->priced ? pricing_cost_usd(&usage_price[m], s->input_tokens,
@@ -877,21 +895,24 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         for (size_t j = 0; j < tool_span_count; j++) {
             size_t i = tool_span_at[j];
             const span_t *s = trace_span(trace, i);
-            ts[tool_fill[node_of[i]]++] = (timed_span_t){s->start_us, s->span_id, i};
+            size_t k = (size_t)node_of[i];
+            ts[tool_fill[k]++] = (timed_span_t){s->start_us, s->end_us, s->span_id,
+                                                s->tool_name ? s->tool_name : "", s->name,
+                                                s->status, k};
         }
         for (size_t k = 0; k < nn; k++)
             if (tool_count[k] > 1)
                 qsort(ts + dag.tool_off[k], tool_count[k], sizeof(*ts), timed_span_cmp);
         const char *last_tool = NULL;
         for (size_t j = 0; j < total_tools; j++) {
-            const span_t *s = trace_span(trace, ts[j].index);
-            size_t k = (size_t)node_of[ts[j].index];
-            dag.tools[dag.tool_off[k] + nodes[k].tool_call_count] = s;
-            profile_node_t *nd = &nodes[node_of[ts[j].index]];
+            const timed_span_t *s = &ts[j];
+            profile_node_t *nd = &nodes[s->node];
+            int same = nd->tool_call_count > 0 && strcmp(s->tool_name, ts[j - 1].tool_name) == 0;
+            dag.tools[j] = (dag_tool_t){s->start_us, s->end_us, s->tool_name, same};
             profile_tool_call_t *tc = &nd->tool_calls[nd->tool_call_count++];
-            const char *tool = s->tool_name && s->tool_name[0] ? s->tool_name
-                               : s->name && s->name[0]      ? s->name
-                                                            : "unknown";
+            const char *tool = s->tool_name[0] ? s->tool_name
+                               : s->name && s->name[0] ? s->name
+                                                       : "unknown";
             /* a run calls a few tools many times: copy each name once in a row */
             if (!last_tool || strcmp(tool, last_tool) != 0) {
                 last_tool = arena_strdup(A, tool);
@@ -925,8 +946,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         if (nd->model_count > 1)
             qsort(nd->models, nd->model_count, sizeof(char *), string_ptr_cmp);
 
-        const span_t *last = last_attempt_span[k];
-        if (last) {
+        const last_attempt_t *last = &last_attempt[k];
+        if (last->span_id) {
             nd->status = last->status;
             dag.final_attempt_start_us[k] = last->start_us;
         } else {
