@@ -734,6 +734,32 @@ START_TEST(batch_saving) {
     ck_assert_int_eq(r->savings.time_us, 300000);
     profile_free(p);
     trace_free(t);
+
+    /* a, a, b, a, a: another tool between them breaks the run, so no run
+     * reaches three calls; a, a, a, b: the three a calls batch */
+    static const char *const calls[2][5] = {{"a", "a", "b", "a", "a"}, {"a", "a", "a", "b", NULL}};
+    for (int c = 0; c < 2; c++) {
+        t = trace_new();
+        add_node(t, "m", 0, 500000, NULL, 0);
+        for (int i = 0; i < 5 && calls[c][i]; i++) {
+            char id[8];
+            snprintf(id, sizeof(id), "m%d", i);
+            span_t s = sp(strdup(id), "m", NULL, SPAN_KIND_TOOL, i * 100000, (i + 1) * 100000);
+            s.tool_name = calls[c][i];
+            add(t, s);
+            free((void *)s.span_id);
+        }
+        p = compute(t, NULL);
+        r = rec(p, RECOMMENDATION_BATCH_OPERATIONS);
+        if (c == 0) {
+            ck_assert_ptr_null(r);
+        } else {
+            ck_assert_ptr_nonnull(r);
+            ck_assert_int_eq(r->savings.time_us, 200000); /* 3 x 100 ms as one 100 ms call */
+        }
+        profile_free(p);
+        trace_free(t);
+    }
 }
 END_TEST
 
