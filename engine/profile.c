@@ -339,12 +339,16 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
                 break;
             }
             if (s->node_id && s->node_id[0]) {
+                /* Keyed by the profile's own copy of the id: the copies lie
+                 * together, so the key comparisons of the dependency lookups
+                 * hit the cache where the trace's scattered strings missed. */
                 size_t existing;
-                int rc = strmap_put(node_by_id, s->node_id, *node_count, &existing);
-                if (rc < 0)
-                    return -1;
-                if (rc == 1) {
-                    node_names[*node_count] = s->node_id;
+                uint32_t hash = strmap_key_hash(s->node_id);
+                if (!strmap_get_hashed(node_by_id, s->node_id, hash, &existing)) {
+                    const char *copy = arena_strdup(dag->arena, s->node_id);
+                    if (!copy || strmap_put_hashed(node_by_id, copy, hash, *node_count, NULL) < 0)
+                        return -1;
+                    node_names[*node_count] = copy;
                     existing = (*node_count)++;
                 }
                 result = (int64_t)existing;
@@ -662,9 +666,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     if (!nodes)
         goto oom;
     for (size_t k = 0; k < nn; k++) {
-        nodes[k].node_id = arena_strdup(A, order[k].name);
-        if (!nodes[k].node_id)
-            goto oom;
+        nodes[k].node_id = order[k].name; /* the profile's copy, made in resolve_nodes */
         nodes[k].start_us = INT64_MAX;
         nodes[k].end_us = INT64_MIN;
     }

@@ -18,6 +18,9 @@ struct trace {
     size_t span_cap;
     strmap_t by_span_id;
     const char *trace_id; /* of the first span; later spans must match */
+    /* the last copies of fields that repeat from span to span, shared by the
+     * spans that repeat them: fewer copies, and a trace that fits the cache */
+    const char *last_dag_id, *last_model, *last_provider, *last_tool_name;
     const char **warnings;
     size_t warning_count;
     size_t warning_cap;
@@ -89,6 +92,20 @@ static const char *trace_copy_string(trace_t *trace, const char *text, int *fail
     return copy;
 }
 
+/* A copy of text, or the last one made for this field when it is the same. */
+static const char *trace_copy_repeated(trace_t *trace, const char *text, const char **last,
+                                       int *failed) {
+    if (!text)
+        return NULL;
+    if (*last && strncmp(*last, text, trace->max_string) == 0 &&
+        strnlen(text, trace->max_string + 1) <= trace->max_string)
+        return *last;
+    const char *copy = trace_copy_string(trace, text, failed);
+    if (copy)
+        *last = copy;
+    return copy;
+}
+
 static trace_add_result_t trace_reject(trace_t *trace, char *errstr, size_t errstr_size,
                                        const char *fmt, const char *a, const char *b) {
     char reason[512];
@@ -151,15 +168,16 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
 
     int failed = 0;
     span_t copy = *in;
-    copy.trace_id = trace_copy_string(trace, in->trace_id, &failed);
+    /* every span has the trace's id: checked equal above */
+    copy.trace_id = trace->trace_id ? trace->trace_id : trace_copy_string(trace, in->trace_id, &failed);
     copy.span_id = trace_copy_string(trace, in->span_id, &failed);
     copy.parent_span_id = trace_copy_string(trace, in->parent_span_id, &failed);
-    copy.dag_id = trace_copy_string(trace, in->dag_id, &failed);
+    copy.dag_id = trace_copy_repeated(trace, in->dag_id, &trace->last_dag_id, &failed);
     copy.node_id = trace_copy_string(trace, in->node_id, &failed);
     copy.name = trace_copy_string(trace, in->name, &failed);
-    copy.model = trace_copy_string(trace, in->model, &failed);
-    copy.provider = trace_copy_string(trace, in->provider, &failed);
-    copy.tool_name = trace_copy_string(trace, in->tool_name, &failed);
+    copy.model = trace_copy_repeated(trace, in->model, &trace->last_model, &failed);
+    copy.provider = trace_copy_repeated(trace, in->provider, &trace->last_provider, &failed);
+    copy.tool_name = trace_copy_repeated(trace, in->tool_name, &trace->last_tool_name, &failed);
     copy.depends_on = NULL;
     copy.attributes = NULL;
     if (in->depends_on_count) {
