@@ -102,5 +102,5 @@ char *arena_strcopy(arena_t *arena, const char *text, size_t len) {
 }
 
 char *arena_strdup(arena_t *arena, const char *text) {
-    return arena_strndup(arena, text, SIZE_MAX);
+    return text ? arena_strcopy(arena, text, strlen(text)) : NULL;
 }

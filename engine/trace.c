@@ -66,7 +66,9 @@ void trace_add_warning(trace_t *trace, const char *warning) {
         trace->warnings = grown;
         trace->warning_cap = cap;
     }
-    const char *copy = arena_strndup(trace->arena, warning, TRACE_MAX_STRING_BYTES);
+    size_t len = strlen(warning);
+    const char *copy = arena_strcopy(trace->arena, warning,
+                                     len < TRACE_MAX_STRING_BYTES ? len : TRACE_MAX_STRING_BYTES);
     if (copy)
         trace->warnings[trace->warning_count++] = copy;
 }
