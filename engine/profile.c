@@ -394,21 +394,26 @@ typedef struct edge_list {
     size_t count, cap;
 } edge_list_t;
 
-static int edge_push(dag_t *dag, edge_list_t *e, size_t from, size_t to) {
-    if (e->count == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 64;
-        size_t *f = arena_alloc_uninit(dag->scratch, cap * sizeof(*f));
-        size_t *t = arena_alloc_uninit(dag->scratch, cap * sizeof(*t));
-        if (!f || !t)
-            return -1;
-        if (e->count) {
-            memcpy(f, e->from, e->count * sizeof(*f));
-            memcpy(t, e->to, e->count * sizeof(*t));
-        }
-        e->from = f;
-        e->to = t;
-        e->cap = cap;
+static int edge_reserve(dag_t *dag, edge_list_t *e, size_t cap) {
+    if (cap < 64)
+        cap = 64;
+    size_t *f = arena_alloc_uninit(dag->scratch, cap * sizeof(*f));
+    size_t *t = arena_alloc_uninit(dag->scratch, cap * sizeof(*t));
+    if (!f || !t)
+        return -1;
+    if (e->count) {
+        memcpy(f, e->from, e->count * sizeof(*f));
+        memcpy(t, e->to, e->count * sizeof(*t));
     }
+    e->from = f;
+    e->to = t;
+    e->cap = cap;
+    return 0;
+}
+
+static int edge_push(dag_t *dag, edge_list_t *e, size_t from, size_t to) {
+    if (e->count == e->cap && edge_reserve(dag, e, e->cap * 2) != 0)
+        return -1;
     e->from[e->count] = from;
     e->to[e->count] = to;
     e->count++;
@@ -597,12 +602,15 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     const span_t *run = NULL, *dag_source = NULL;
     /* sizes for what follows */
     size_t run_spans = 0, llm_spans = 0, named_spans = 0, node_spans = 0, tool_spans = 0;
+    size_t declared_edges = 0;
     for (size_t i = 0; i < n; i++) {
         const span_t *s = trace_span(trace, i);
         llm_spans += s->kind == SPAN_KIND_LLM;
         node_spans += s->kind == SPAN_KIND_NODE;
         tool_spans += s->kind == SPAN_KIND_TOOL;
-        named_spans += s->node_id && s->node_id[0];
+        named_spans += s->node_id != NULL; /* enough to size the map: not worth a cache miss */
+        if (s->kind == SPAN_KIND_NODE)
+            declared_edges += s->depends_on_count;
         if (s->kind == SPAN_KIND_RUN) {
             run_spans++;
             if (!run || s->start_us < run->start_us ||
@@ -739,7 +747,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             size_t m;
             /* a run calls a few models, mostly the same one in a row */
             int rc = 0;
-            if (last_model && strcmp(model, last_model) == 0)
+            if (last_model && (model == last_model || strcmp(model, last_model) == 0))
                 m = last_model_index;
             else
                 rc = strmap_put(&model_by_name, model, model_count, &m);
@@ -905,22 +913,25 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         for (size_t k = 0; k < nn; k++)
             if (tool_count[k] > 1)
                 qsort(ts + dag.tool_off[k], tool_count[k], sizeof(*ts), timed_span_cmp);
-        const char *last_tool = NULL;
+        const char *last_tool = NULL, *last_tool_source = NULL;
         for (size_t j = 0; j < total_tools; j++) {
             const timed_span_t *s = &ts[j];
             profile_node_t *nd = &nodes[s->node];
-            int same = nd->tool_call_count > 0 && strcmp(s->tool_name, ts[j - 1].tool_name) == 0;
+            /* a trace shares the copies of repeated names: equal pointers, equal names */
+            int same = nd->tool_call_count > 0 && (s->tool_name == ts[j - 1].tool_name ||
+                                                   strcmp(s->tool_name, ts[j - 1].tool_name) == 0);
             dag.tools[j] = (dag_tool_t){s->start_us, s->end_us, s->tool_name, same};
             profile_tool_call_t *tc = &nd->tool_calls[nd->tool_call_count++];
             const char *tool = s->tool_name[0] ? s->tool_name
                                : s->name && s->name[0] ? s->name
                                                        : "unknown";
             /* a run calls a few tools many times: copy each name once in a row */
-            if (!last_tool || strcmp(tool, last_tool) != 0) {
+            if (!last_tool || (tool != last_tool_source && strcmp(tool, last_tool) != 0)) {
                 last_tool = arena_strdup(A, tool);
                 if (!last_tool)
                     goto oom;
             }
+            last_tool_source = tool;
             tc->tool = last_tool;
             tc->duration_us = s->end_us - s->start_us;
             tc->ok = s->status != SPAN_STATUS_ERROR;
@@ -961,6 +972,9 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
 
     /* 4. edges */
     edge_list_t edges = {0};
+    /* room for every declared edge, or one inferred edge per node */
+    if (edge_reserve(&dag, &edges, has_declared ? declared_edges : nn) != 0)
+        goto oom;
     if (has_declared) {
         sum->edges = PROFILE_EDGES_DECLARED;
         size_t unknown = 0;
