@@ -765,6 +765,36 @@ END_TEST
 
 /* reduce_context: prompts of 1000, 1000, 1000 and 40000 tokens; the median is
  * 1000; the big one is 40x it: 39000 tokens at $3 = $0.117. */
+/* The run's median prompt, over prompts that rise twice during the run (the
+ * pattern that once made the median quadratic): 1000..5999 twice, then one of
+ * 60000. Sorted, position 10001 / 2 = 5000 holds 3500, so trimming the big one
+ * to the median saves 56500 tokens. */
+START_TEST(reduce_context_median_of_rising_prompts) {
+    trace_t *t = trace_new();
+    add_node(t, "n", 0, 20000, NULL, 0);
+    add_node(t, "m", 0, 20000, NULL, 0);
+    for (int i = 0; i <= 10000; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "l%d", i);
+        span_t s = sp(id, i == 10000 ? "m" : "n", NULL, SPAN_KIND_LLM, i, i + 1);
+        s.model = "claude-sonnet-4-5";
+        s.input_tokens = i == 10000 ? 60000 : 1000 + i % 5000;
+        s.output_tokens = 600;
+        add(t, s);
+    }
+    pricing_t *pricing = test_pricing();
+    profile_t *p = compute(t, pricing);
+    const profile_recommendation_t *r = rec(p, RECOMMENDATION_REDUCE_CONTEXT);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->node_ids[0], "m");
+    ck_assert_int_eq(r->savings.tokens, 56500);
+    ck_assert_msg(strstr(r->description, "median of 3500 tokens") != NULL, "%s", r->description);
+    profile_free(p);
+    pricing_free(pricing);
+    trace_free(t);
+}
+END_TEST
+
 START_TEST(reduce_context_saving) {
     trace_t *t = trace_new();
     add_node(t, "n", 0, 100, NULL, 0);
@@ -888,6 +918,7 @@ static Suite *profile_suite(void) {
     tcase_add_test(tc, single_span_and_empty);
     tcase_add_test(tc, strange_strings);
     tcase_add_test(tc, large_chain);
+    tcase_add_test(tc, reduce_context_median_of_rising_prompts);
     tcase_add_test(tc, node_ids_in_strcmp_order);
     tcase_add_test(tc, parallelize_saving);
     tcase_add_test(tc, restructure_saving);
