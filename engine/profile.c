@@ -23,6 +23,7 @@
 #include "textfmt.h"
 
 #define PROFILE_MAX_WARNINGS 100
+#define MODEL_SOURCES 8 /* models found by a span's pointer before the map */
 #define NODE_NONE ((int64_t)-1)
 #define NODE_UNRESOLVED ((int64_t)-2)
 #define NODE_IN_PROGRESS ((int64_t)-3)
@@ -342,16 +343,17 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
                 /* Keyed by the profile's own copy of the id: the copies lie
                  * together, so the key comparisons of the dependency lookups
                  * hit the cache where the trace's scattered strings missed. */
-                size_t existing;
                 uint32_t hash = strmap_key_hash(s->node_id);
-                if (!strmap_get_hashed(node_by_id, s->node_id, hash, &existing)) {
+                strmap_slot_t *slot = strmap_find_slot(node_by_id, s->node_id, hash);
+                if (!slot)
+                    return -1;
+                if (!slot->key) {
                     const char *copy = arena_strdup(dag->arena, s->node_id);
-                    if (!copy || strmap_put_hashed(node_by_id, copy, hash, *node_count, NULL) < 0)
+                    if (!copy || strmap_fill(node_by_id, slot, copy, hash, *node_count) != 0)
                         return -1;
-                    node_names[*node_count] = copy;
-                    existing = (*node_count)++;
+                    node_names[(*node_count)++] = copy;
                 }
-                result = (int64_t)existing;
+                result = (int64_t)slot->value;
                 node_of[j] = result;
                 break;
             }
@@ -707,8 +709,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         goto oom;
 
     profile_summary_t *sum = &p->summary;
-    const char *last_model = NULL;
-    size_t last_model_index = 0;
+    const char *model_source[MODEL_SOURCES]; /* a span's model pointer, per model index */
     int has_declared = 0;
     int64_t clamped_calls = 0;
     for (size_t i = 0; i < n; i++) {
@@ -744,15 +745,22 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         }
         if (s->kind == SPAN_KIND_LLM) {
             const char *model = s->model && s->model[0] ? s->model : "unknown";
-            size_t m;
-            /* a run calls a few models, mostly the same one in a row */
+            /* a run calls a few models, and the trace shares one copy of a
+             * name between the spans near each other: a pointer finds most */
+            size_t m = SIZE_MAX;
+            for (size_t c = 0; c < model_count && c < MODEL_SOURCES; c++)
+                if (model_source[c] == model) {
+                    m = c;
+                    break;
+                }
             int rc = 0;
-            if (last_model && (model == last_model || strcmp(model, last_model) == 0))
-                m = last_model_index;
-            else
+            if (m == SIZE_MAX) {
                 rc = strmap_put(&model_by_name, model, model_count, &m);
-            if (rc < 0)
-                goto oom;
+                if (rc < 0)
+                    goto oom;
+                if (rc == 0 && m < MODEL_SOURCES)
+                    model_source[m] = model; /* the latest copy: the next spans share it */
+            }
             if (rc == 1) {
                 if (model_count == model_cap) {
                     size_t cap = model_cap ? 2 * model_cap : 8;
@@ -776,9 +784,9 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 if (!usage[m].model)
                     goto oom;
                 usage_priced[m] = pricing_lookup(pricing, s->model, &usage_price[m]) == 0;
+                if (m < MODEL_SOURCES)
+                    model_source[m] = model;
             }
-            last_model = model;
-            last_model_index = m;
             if (s->cache_read_tokens + s->cache_write_tokens > s->input_tokens)
                 clamped_calls++;
             dag_llm_call_t *call = &dag.all_calls[dag.call_count++];
@@ -798,7 +806,6 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
              * that the figures do not depend on the order spans arrived in */
             usage[m].calls++;
             tokens_add(&usage[m].tokens, s);
-            tokens_add(&sum->tokens, s);
             if (k >= 0) {
                 tokens_add(&nodes[k].tokens, s);
                 dag.call_off[k + 1]++;
@@ -845,6 +852,16 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     for (size_t c = 0; c < loose_count; c++) {
         usage[loose[c].model].cost_usd += loose[c].cost_usd;
         sum->cost_usd += loose[c].cost_usd;
+    }
+    /* the run's tokens: every llm call counts under exactly one model */
+    for (size_t m = 0; m < model_count; m++) {
+        profile_tokens_t *t = &sum->tokens, *u = &usage[m].tokens;
+        t->input += u->input;
+        t->output += u->output;
+        t->cache_read += u->cache_read;
+        t->cache_write += u->cache_write;
+        t->reasoning += u->reasoning;
+        t->total = t->input + t->output;
     }
     /* each distinct model priced once, for the advice */
     dag.model_count = model_count;

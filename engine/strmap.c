@@ -70,20 +70,33 @@ int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing) {
     return strmap_put_hashed(map, key, strmap_key_hash(key), value, existing);
 }
 
+strmap_slot_t *strmap_find_slot(strmap_t *map, const char *key, uint32_t hash) {
+    if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
+        return NULL;
+    return strmap_slot(map, key, hash);
+}
+
+int strmap_fill(strmap_t *map, strmap_slot_t *slot, const char *key, uint32_t hash, size_t value) {
+    if (value > UINT32_MAX)
+        return -1;
+    *slot = (strmap_slot_t){key, hash, (uint32_t)value};
+    map->count++;
+    return 0;
+}
+
 int strmap_put_hashed(strmap_t *map, const char *key, uint32_t hash, size_t value,
                       size_t *existing) {
     if (value > UINT32_MAX)
         return -1;
-    if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
+    strmap_slot_t *slot = strmap_find_slot(map, key, hash);
+    if (!slot)
         return -1;
-    strmap_slot_t *slot = strmap_slot(map, key, hash);
     if (slot->key) {
         if (existing)
             *existing = slot->value;
         return 0;
     }
-    *slot = (strmap_slot_t){key, hash, (uint32_t)value};
-    map->count++;
+    strmap_fill(map, slot, key, hash, value);
     return 1;
 }
 

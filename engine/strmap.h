@@ -39,6 +39,14 @@ uint32_t strmap_key_hash(const char *key);
 int strmap_put_hashed(strmap_t *map, const char *key, uint32_t hash, size_t value, size_t *existing);
 int strmap_get_hashed(const strmap_t *map, const char *key, uint32_t hash, size_t *value);
 
+/* For keys stored as a copy made only when absent: the slot of key, where it
+ * is (slot->key set) or the empty slot where strmap_fill() stores it, room
+ * made first. NULL when out of memory. No other call on the map in between. */
+strmap_slot_t *strmap_find_slot(strmap_t *map, const char *key, uint32_t hash);
+/* Store key -> value in the empty slot strmap_find_slot() returned; key equal
+ * to the one looked up. -1 when the value is above UINT32_MAX. */
+int strmap_fill(strmap_t *map, strmap_slot_t *slot, const char *key, uint32_t hash, size_t value);
+
 uint64_t strmap_hash(const char *key);
 
 #endif

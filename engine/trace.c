@@ -11,6 +11,14 @@
 /* Warnings are kept to a readable number; the rest are only counted. */
 #define TRACE_MAX_WARNINGS 100
 
+#define RECENT_COPIES 4
+
+typedef struct recent_copies {
+    const char *copy[RECENT_COPIES];
+    size_t len[RECENT_COPIES];
+    unsigned next; /* the slot the next new copy takes */
+} recent_copies_t;
+
 struct trace {
     arena_t *arena;
     span_t *spans;
@@ -18,9 +26,10 @@ struct trace {
     size_t span_cap;
     strmap_t by_span_id;
     const char *trace_id; /* of the first span; later spans must match */
-    /* the last copies of fields that repeat from span to span, shared by the
-     * spans that repeat them: fewer copies, and a trace that fits the cache */
-    const char *last_dag_id, *last_model, *last_provider, *last_tool_name;
+    /* recent copies of fields that repeat from span to span, shared by the
+     * spans that repeat them: fewer copies, a trace that fits the cache, and
+     * equal names the engine can compare by pointer */
+    recent_copies_t dag_ids, models, providers, tool_names;
     const char **warnings;
     size_t warning_count;
     size_t warning_cap;
@@ -94,17 +103,23 @@ static const char *trace_copy_string(trace_t *trace, const char *text, int *fail
     return copy;
 }
 
-/* A copy of text, or the last one made for this field when it is the same. */
-static const char *trace_copy_repeated(trace_t *trace, const char *text, const char **last,
+/* A copy of text, or a recent copy of the same text for this field: a run
+ * calls a few models and tools, over and over. */
+static const char *trace_copy_repeated(trace_t *trace, const char *text, recent_copies_t *recent,
                                        int *failed) {
     if (!text)
         return NULL;
-    if (*last && strncmp(*last, text, trace->max_string) == 0 &&
-        strnlen(text, trace->max_string + 1) <= trace->max_string)
-        return *last;
+    size_t len = strnlen(text, trace->max_string + 1);
+    if (len <= trace->max_string)
+        for (unsigned i = 0; i < RECENT_COPIES; i++)
+            if (recent->copy[i] && recent->len[i] == len && memcmp(recent->copy[i], text, len) == 0)
+                return recent->copy[i];
     const char *copy = trace_copy_string(trace, text, failed);
-    if (copy)
-        *last = copy;
+    if (copy) {
+        recent->copy[recent->next] = copy;
+        recent->len[recent->next] = strlen(copy);
+        recent->next = (recent->next + 1) % RECENT_COPIES;
+    }
     return copy;
 }
 
@@ -174,12 +189,12 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
     copy.trace_id = trace->trace_id ? trace->trace_id : trace_copy_string(trace, in->trace_id, &failed);
     copy.span_id = trace_copy_string(trace, in->span_id, &failed);
     copy.parent_span_id = trace_copy_string(trace, in->parent_span_id, &failed);
-    copy.dag_id = trace_copy_repeated(trace, in->dag_id, &trace->last_dag_id, &failed);
+    copy.dag_id = trace_copy_repeated(trace, in->dag_id, &trace->dag_ids, &failed);
     copy.node_id = trace_copy_string(trace, in->node_id, &failed);
     copy.name = trace_copy_string(trace, in->name, &failed);
-    copy.model = trace_copy_repeated(trace, in->model, &trace->last_model, &failed);
-    copy.provider = trace_copy_repeated(trace, in->provider, &trace->last_provider, &failed);
-    copy.tool_name = trace_copy_repeated(trace, in->tool_name, &trace->last_tool_name, &failed);
+    copy.model = trace_copy_repeated(trace, in->model, &trace->models, &failed);
+    copy.provider = trace_copy_repeated(trace, in->provider, &trace->providers, &failed);
+    copy.tool_name = trace_copy_repeated(trace, in->tool_name, &trace->tool_names, &failed);
     copy.depends_on = NULL;
     copy.attributes = NULL;
     if (in->depends_on_count) {

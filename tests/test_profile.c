@@ -647,6 +647,40 @@ START_TEST(node_ids_in_strcmp_order) {
 }
 END_TEST
 
+/* A trace keeps one copy of a model or tool name for the nearby spans that
+ * repeat it; the names and the per-model figures stay exact, with models
+ * cycling within what it remembers (3) and beyond it (6). */
+START_TEST(repeated_names_shared) {
+    static const char *const models[] = {"m-a", "m-b", "m-c", "m-d", "m-e", "m-f"};
+    for (int cycle = 3; cycle <= 6; cycle += 3) {
+        trace_t *t = trace_new();
+        add_node(t, "n", 0, 100, NULL, 0);
+        for (int i = 0; i < 60; i++) {
+            char id[16], model[16];
+            snprintf(id, sizeof(id), "l%d", i);
+            snprintf(model, sizeof(model), "%s", models[i % cycle]); /* a fresh buffer each time */
+            span_t s = sp(id, "n", NULL, SPAN_KIND_LLM, i, i + 1);
+            s.model = model;
+            s.input_tokens = 10 + i % cycle;
+            add(t, s);
+        }
+        for (int i = 0; i < 60; i++)
+            ck_assert_str_eq(trace_span(t, 1 + i)->model, models[i % cycle]);
+        if (cycle == 3)
+            ck_assert_ptr_eq(trace_span(t, 1)->model, trace_span(t, 1 + 3 * 19)->model);
+        profile_t *p = compute(t, NULL);
+        ck_assert_uint_eq(p->model_count, (size_t)cycle);
+        for (int m = 0; m < cycle; m++) {
+            ck_assert_str_eq(p->by_model[m].model, models[m]);
+            ck_assert_int_eq(p->by_model[m].calls, 60 / cycle);
+            ck_assert_int_eq(p->by_model[m].tokens.input, (int64_t)(60 / cycle) * (10 + m));
+        }
+        profile_free(p);
+        trace_free(t);
+    }
+}
+END_TEST
+
 /* 100,000 nodes in a chain: linear passes only, or this would never finish. */
 START_TEST(large_chain) {
     trace_t *t = trace_new();
@@ -918,6 +952,7 @@ static Suite *profile_suite(void) {
     tcase_add_test(tc, single_span_and_empty);
     tcase_add_test(tc, strange_strings);
     tcase_add_test(tc, large_chain);
+    tcase_add_test(tc, repeated_names_shared);
     tcase_add_test(tc, reduce_context_median_of_rising_prompts);
     tcase_add_test(tc, node_ids_in_strcmp_order);
     tcase_add_test(tc, parallelize_saving);
