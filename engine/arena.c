@@ -93,11 +93,15 @@ char *arena_strndup(arena_t *arena, const char *text, size_t max_len) {
 }
 
 char *arena_strcopy(arena_t *arena, const char *text, size_t len) {
-    char *copy = arena_alloc_uninit(arena, len + 1); /* every byte is written below */
+    if (len > SIZE_MAX - ARENA_ALIGN)
+        return NULL;
+    size_t size = (len + ARENA_ALIGN) & ~(size_t)(ARENA_ALIGN - 1); /* the terminator, padded */
+    char *copy = arena_alloc_uninit(arena, size);
     if (!copy)
         return NULL;
+    /* the last 16 bytes hold the terminator: zero them, then copy over the front */
+    memset(copy + size - ARENA_ALIGN, 0, ARENA_ALIGN);
     memcpy(copy, text, len);
-    copy[len] = '\0';
     return copy;
 }
 

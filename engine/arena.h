@@ -18,6 +18,9 @@ void *arena_alloc(arena_t *arena, size_t size);
 /* The same without zeroing, for arrays written before they are read: zeroing
  * them was a twentieth of a profile (bench_engine). */
 void *arena_alloc_uninit(arena_t *arena, size_t size);
+/* String copies are zero-filled past their terminator to a multiple of 16
+ * bytes: they can be read 8 bytes at a time up to the word that holds the
+ * terminator (strmap.h's padded keys). */
 /* Copy of at most max_len bytes of text, NUL-terminated. NULL in gives NULL. */
 char *arena_strndup(arena_t *arena, const char *text, size_t max_len);
 char *arena_strdup(arena_t *arena, const char *text);

@@ -343,8 +343,8 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
                 /* Keyed by the profile's own copy of the id: the copies lie
                  * together, so the key comparisons of the dependency lookups
                  * hit the cache where the trace's scattered strings missed. */
-                uint32_t hash = strmap_key_hash(s->node_id);
-                strmap_slot_t *slot = strmap_find_slot(node_by_id, s->node_id, hash);
+                uint32_t hash = strmap_padded_key_hash(s->node_id);
+                strmap_slot_t *slot = strmap_find_slot_padded(node_by_id, s->node_id, hash);
                 if (!slot)
                     return -1;
                 if (!slot->key) {
@@ -364,9 +364,9 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
                 break;
             /* siblings tend to come together: the last parent found is
              * compared first (random ids differ at once when it is not it) */
-            if (last_parent_id && strcmp(s->parent_span_id, last_parent_id) == 0) {
+            if (last_parent_id && strmap_padded_equal(s->parent_span_id, last_parent_id)) {
                 parent = last_parent;
-            } else if (trace_find_span(trace, s->parent_span_id, &parent)) {
+            } else if (trace_find_own_span(trace, s->parent_span_id, &parent)) {
                 last_parent_id = s->parent_span_id;
                 last_parent = parent;
             } else {
@@ -1001,7 +1001,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             size_t k = (size_t)node_of[i];
             for (size_t j = 0; j < s->depends_on_count; j++) {
                 size_t d;
-                int known = strmap_get(&node_by_id, s->depends_on[j], &d);
+                int known = strmap_get_padded(&node_by_id, s->depends_on[j],
+                                              strmap_padded_key_hash(s->depends_on[j]), &d);
                 if (known)
                     d = rank[d];
                 if (!known) {

@@ -4,22 +4,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Eight bytes a step with a multiply-xorshift mix (the finalizer of
+ * splitmix64): ids are short, and hashing them a byte at a time was a tenth
+ * of profile_compute (bench_engine). The last, partial word is zero-filled,
+ * which tells strings of different lengths apart. Not keyed: the store's
+ * per-trace limits bound what colliding ids could cost. */
+static uint64_t hash_word(uint64_t h, uint64_t w) {
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 31);
+}
+
+static uint64_t hash_last(uint64_t h, uint64_t w) {
+    h = (h ^ w) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
+}
+
+#define HASH_SEED 0x9e3779b97f4a7c15ULL
+
 uint64_t strmap_hash(const char *key) {
-    /* Eight bytes a step with a multiply-xorshift mix (the finalizer of
-     * splitmix64): ids are short, and hashing them a byte at a time was a tenth
-     * of profile_compute (bench_engine). Not keyed: the store's per-trace limits
-     * bound what colliding ids could cost. */
     size_t len = strlen(key);
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+    uint64_t h = HASH_SEED, w;
     for (; len >= 8; key += 8, len -= 8) {
         memcpy(&w, key, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
+        h = hash_word(h, w);
     }
     w = 0;
     memcpy(&w, key, len);
-    h = (h ^ w) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 29);
+    return hash_last(h, w);
+}
+
+/* The same value, read a word at a time without measuring the key first.
+ * Little-endian: the bytes before the terminator are the low ones. */
+static uint64_t strmap_hash_padded(const char *key) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t h = HASH_SEED, w;
+    for (;; key += 8) {
+        memcpy(&w, key, 8);
+        uint64_t zero = strmap_zero_bytes(w);
+        if (zero) {
+            unsigned bits = (unsigned)__builtin_ctzll(zero) & ~7u; /* 8 x bytes before it */
+            return hash_last(h, bits ? w & (~0ULL >> (64 - bits)) : 0);
+        }
+        h = hash_word(h, w);
+    }
+#else
+    return strmap_hash(key);
+#endif
 }
 
 int strmap_init(strmap_t *map, size_t expected) {
@@ -44,13 +74,23 @@ uint32_t strmap_key_hash(const char *key) {
     return (uint32_t)(strmap_hash(key) >> 32);
 }
 
+uint32_t strmap_padded_key_hash(const char *key) {
+    return (uint32_t)(strmap_hash_padded(key) >> 32);
+}
+
 /* The slot of key: where it is, or the empty slot where it would go. */
-static strmap_slot_t *strmap_slot(const strmap_t *map, const char *key, uint32_t hash) {
+static inline strmap_slot_t *strmap_slot_cmp(const strmap_t *map, const char *key, uint32_t hash,
+                                             int padded) {
     size_t mask = map->cap - 1;
     strmap_slot_t *slot = &map->slots[hash & mask];
-    while (slot->key && (slot->hash != hash || strcmp(slot->key, key) != 0))
+    while (slot->key && (slot->hash != hash || !(padded ? strmap_padded_equal(slot->key, key)
+                                                         : strcmp(slot->key, key) == 0)))
         slot = &map->slots[(size_t)(slot - map->slots + 1) & mask];
     return slot;
+}
+
+static strmap_slot_t *strmap_slot(const strmap_t *map, const char *key, uint32_t hash) {
+    return strmap_slot_cmp(map, key, hash, 0);
 }
 
 static int strmap_grow(strmap_t *map) {
@@ -74,6 +114,22 @@ strmap_slot_t *strmap_find_slot(strmap_t *map, const char *key, uint32_t hash) {
     if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
         return NULL;
     return strmap_slot(map, key, hash);
+}
+
+strmap_slot_t *strmap_find_slot_padded(strmap_t *map, const char *key, uint32_t hash) {
+    if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
+        return NULL;
+    return strmap_slot_cmp(map, key, hash, 1);
+}
+
+int strmap_get_padded(const strmap_t *map, const char *key, uint32_t hash, size_t *value) {
+    if (!map->cap)
+        return 0;
+    const strmap_slot_t *slot = strmap_slot_cmp(map, key, hash, 1);
+    if (!slot->key)
+        return 0;
+    *value = slot->value;
+    return 1;
 }
 
 int strmap_fill(strmap_t *map, strmap_slot_t *slot, const char *key, uint32_t hash, size_t value) {

@@ -245,6 +245,10 @@ int trace_find_span(const trace_t *trace, const char *span_id, size_t *index) {
     return strmap_get(&trace->by_span_id, span_id, index);
 }
 
+int trace_find_own_span(const trace_t *trace, const char *span_id, size_t *index) {
+    return strmap_get_padded(&trace->by_span_id, span_id, strmap_padded_key_hash(span_id), index);
+}
+
 size_t trace_warning_count(const trace_t *trace) {
     return trace->warning_count;
 }

@@ -46,6 +46,9 @@ const span_t *trace_span(const trace_t *trace, size_t index);
 
 /* 1 and *index set when the trace holds a span with this id, else 0. */
 int trace_find_span(const trace_t *trace, const char *span_id, size_t *index);
+/* The same for an id that is one of the trace's own strings (a span's
+ * parent_span_id, say): its copies are padded, and found faster (strmap.h). */
+int trace_find_own_span(const trace_t *trace, const char *span_id, size_t *index);
 
 size_t trace_warning_count(const trace_t *trace);
 const char *trace_warning(const trace_t *trace, size_t index);

@@ -12,8 +12,10 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "pricing.h"
 #include "profile.h"
+#include "strmap.h"
 #include "trace.h"
 #include "textfmt.h"
 #include "trace_file.h"
@@ -681,6 +683,52 @@ START_TEST(repeated_names_shared) {
 }
 END_TEST
 
+/* Padded keys (the engine's arena copies, read 8 bytes at a time) hash as
+ * strmap_key_hash() does and compare as strcmp does, at every length and
+ * with bytes above 0x7f; a map finds them either way. */
+START_TEST(strmap_padded_keys) {
+    arena_t *arena = arena_new();
+    char text[64];
+    const char *copies[41];
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t i = 0; i < len; i++)
+            text[i] = (char)(i % 3 == 2 ? 0xe9 : 'a' + (int)((len + i) % 26));
+        text[len] = '\0';
+        const char *copy = arena_strcopy(arena, text, len);
+        copies[len] = copy;
+        for (size_t i = len; i < (len + 16) / 16 * 16; i++) /* zero-filled to 16 */
+            ck_assert_int_eq(copy[i], 0);
+        ck_assert_uint_eq(strmap_padded_key_hash(copy), strmap_key_hash(text));
+        ck_assert(strmap_padded_equal(copy, arena_strcopy(arena, text, len)));
+        for (size_t i = 0; i < len; i++) { /* one byte different */
+            char other[64];
+            memcpy(other, text, len + 1);
+            other[i] = other[i] == 'x' ? 'y' : 'x';
+            ck_assert(!strmap_padded_equal(copy, arena_strcopy(arena, other, len)));
+        }
+    }
+    for (size_t len = 1; len <= 40; len++) { /* a prefix is not equal */
+        const char *prefix = arena_strcopy(arena, copies[len], len - 1);
+        ck_assert(!strmap_padded_equal(prefix, copies[len]));
+        ck_assert(!strmap_padded_equal(copies[len], prefix));
+    }
+    strmap_t map;
+    ck_assert_int_eq(strmap_init(&map, 4), 0);
+    for (size_t len = 0; len <= 40; len++)
+        ck_assert_int_eq(strmap_put(&map, copies[len], len, NULL), 1);
+    for (size_t len = 0; len <= 40; len++) {
+        size_t value = 999;
+        ck_assert(strmap_get_padded(&map, copies[len], strmap_padded_key_hash(copies[len]), &value));
+        ck_assert_uint_eq(value, len);
+    }
+    const char *absent = arena_strcopy(arena, "not-a-key", 9);
+    size_t value;
+    ck_assert(!strmap_get_padded(&map, absent, strmap_padded_key_hash(absent), &value));
+    strmap_free(&map);
+    arena_free(arena);
+}
+END_TEST
+
 /* 100,000 nodes in a chain: linear passes only, or this would never finish. */
 START_TEST(large_chain) {
     trace_t *t = trace_new();
@@ -952,6 +1000,7 @@ static Suite *profile_suite(void) {
     tcase_add_test(tc, single_span_and_empty);
     tcase_add_test(tc, strange_strings);
     tcase_add_test(tc, large_chain);
+    tcase_add_test(tc, strmap_padded_keys);
     tcase_add_test(tc, repeated_names_shared);
     tcase_add_test(tc, reduce_context_median_of_rising_prompts);
     tcase_add_test(tc, node_ids_in_strcmp_order);
