@@ -556,8 +556,7 @@ static int recommend_model_costs(advice_t *a) {
     cost_candidate_t *cache = arena_alloc_uninit(dag->scratch, (calls_in_nodes + 1) * sizeof(*cache));
     cost_candidate_t *reduce = arena_alloc_uninit(dag->scratch, (calls_in_nodes + 1) * sizeof(*reduce));
     int64_t *inputs = arena_alloc_uninit(dag->scratch, (dag->call_count + 1) * sizeof(int64_t));
-    dag_llm_call_t *group = arena_alloc_uninit(dag->scratch, (calls_in_nodes + 1) * sizeof(*group));
-    if (!down || !cache || !reduce || !inputs || !group)
+    if (!down || !cache || !reduce || !inputs)
         return -1;
     size_t n_down = 0, n_cache = 0, n_reduce = 0;
 
@@ -569,7 +568,7 @@ static int recommend_model_costs(advice_t *a) {
         size_t b = dag->call_off[k], e = dag->call_off[k + 1];
         if (b == e)
             continue;
-        memcpy(group, dag->calls + b, (e - b) * sizeof(*group));
+        dag_llm_call_t *group = dag->calls + b; /* advice is their last reader: sorted in place */
         if (e - b > 1)
             qsort(group, e - b, sizeof(*group), call_by_model_cmp);
         for (size_t g = 0; g < e - b;) {
@@ -717,8 +716,9 @@ static int recommend_batch(advice_t *a, candidate_t *c) {
     const profile_thresholds_t *t = dag->thresholds;
     size_t count = 0;
     int64_t *reduction = a->scratch + a->nn;
-    const char **what = arena_alloc(dag->scratch, (a->nn + 1) * sizeof(char *));
-    int64_t *calls = arena_alloc(dag->scratch, (a->nn + 1) * sizeof(int64_t));
+    /* read only where reduction[k] > 0, and written there */
+    const char **what = arena_alloc_uninit(dag->scratch, (a->nn + 1) * sizeof(char *));
+    int64_t *calls = arena_alloc_uninit(dag->scratch, (a->nn + 1) * sizeof(int64_t));
     if (!what || !calls)
         return -1;
     for (size_t k = 0; k < a->nn; k++) {

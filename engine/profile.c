@@ -522,8 +522,8 @@ static int break_cycles(dag_t *dag, size_t *off, size_t *list, const profile_nod
 static int build_reverse(dag_t *dag) {
     size_t nn = dag->node_count, ne = dag->dep_off[nn];
     dag->rdep_off = arena_alloc(dag->scratch, (nn + 1) * sizeof(size_t));
-    dag->rdeps = arena_alloc(dag->scratch, (ne + 1) * sizeof(size_t));
-    size_t *fill = arena_alloc(dag->scratch, (nn + 1) * sizeof(size_t));
+    dag->rdeps = arena_alloc_uninit(dag->scratch, (ne + 1) * sizeof(size_t));
+    size_t *fill = arena_alloc_uninit(dag->scratch, (nn + 1) * sizeof(size_t));
     if (!dag->rdep_off || !dag->rdeps || !fill)
         return -1;
     for (size_t i = 0; i < ne; i++)
