@@ -600,30 +600,17 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     if (trace_warnings_dropped(trace))
         dag_warn(&dag, "%zu more input warnings not shown", trace_warnings_dropped(trace));
 
-    /* 1. run span and dag_id: deterministic whatever order the spans came in */
-    const span_t *run = NULL, *dag_source = NULL;
-    /* sizes for what follows */
-    size_t run_spans = 0, llm_spans = 0, named_spans = 0, node_spans = 0, tool_spans = 0;
-    size_t declared_edges = 0;
-    for (size_t i = 0; i < n; i++) {
-        const span_t *s = trace_span(trace, i);
-        llm_spans += s->kind == SPAN_KIND_LLM;
-        node_spans += s->kind == SPAN_KIND_NODE;
-        tool_spans += s->kind == SPAN_KIND_TOOL;
-        named_spans += s->node_id != NULL; /* enough to size the map: not worth a cache miss */
-        if (s->kind == SPAN_KIND_NODE)
-            declared_edges += s->depends_on_count;
-        if (s->kind == SPAN_KIND_RUN) {
-            run_spans++;
-            if (!run || s->start_us < run->start_us ||
-                (s->start_us == run->start_us && strcmp(s->span_id, run->span_id) < 0))
-                run = s;
-        }
-        if (s->dag_id && s->dag_id[0] &&
-            (!dag_source || s->start_us < dag_source->start_us ||
-             (s->start_us == dag_source->start_us && strcmp(s->span_id, dag_source->span_id) < 0)))
-            dag_source = s;
-    }
+    /* 1. run span and dag_id, chosen as the trace was built (the earliest,
+     * whatever order the spans came in), and sizes for what follows */
+    const trace_summary_t *counts = trace_summary(trace);
+    const span_t *run = counts->run != SIZE_MAX ? trace_span(trace, counts->run) : NULL;
+    const span_t *dag_source =
+        counts->dag_source != SIZE_MAX ? trace_span(trace, counts->dag_source) : NULL;
+    size_t run_spans = counts->spans_of_kind[SPAN_KIND_RUN];
+    size_t llm_spans = counts->spans_of_kind[SPAN_KIND_LLM];
+    size_t node_spans = counts->spans_of_kind[SPAN_KIND_NODE];
+    size_t tool_spans = counts->spans_of_kind[SPAN_KIND_TOOL];
+    size_t named_spans = counts->named_spans, declared_edges = counts->declared_edges;
     if (run_spans > 1)
         dag_warn(&dag, "%zu run spans; the earliest (%s) is the run", run_spans, run->span_id);
     if (run && run->dag_id && run->dag_id[0])
@@ -1056,19 +1043,9 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         goto oom;
 
     /* 5. timing */
-    int64_t run_start = INT64_MAX, run_end = INT64_MIN;
-    if (run) {
-        run_start = run->start_us;
-        run_end = run->end_us;
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            const span_t *s = trace_span(trace, i);
-            if (s->start_us < run_start)
-                run_start = s->start_us;
-            if (s->end_us > run_end)
-                run_end = s->end_us;
-        }
-    }
+    /* without a run span, the run is the extent of its spans */
+    int64_t run_start = run ? run->start_us : counts->min_start_us;
+    int64_t run_end = run ? run->end_us : counts->max_end_us;
     dag.run_start_us = run_start;
     dag.run_end_us = run_end;
     sum->run_start_us = run_start;

@@ -25,6 +25,7 @@ struct trace {
     size_t span_count;
     size_t span_cap;
     strmap_t by_span_id;
+    trace_summary_t summary;
     const char *trace_id; /* of the first span; later spans must match */
     /* recent copies of fields that repeat from span to span, shared by the
      * spans that repeat them: fewer copies, a trace that fits the cache, and
@@ -43,6 +44,10 @@ trace_t *trace_new(void) {
     if (!trace)
         return NULL;
     trace->max_string = TRACE_MAX_STRING_BYTES;
+    trace->summary.run = SIZE_MAX;
+    trace->summary.dag_source = SIZE_MAX;
+    trace->summary.min_start_us = INT64_MAX;
+    trace->summary.max_end_us = INT64_MIN;
     trace->arena = arena_new();
     if (!trace->arena || strmap_init(&trace->by_span_id, 64) != 0)
         goto fail;
@@ -121,6 +126,33 @@ static const char *trace_copy_repeated(trace_t *trace, const char *text, recent_
         recent->next = (recent->next + 1) % RECENT_COPIES;
     }
     return copy;
+}
+
+/* s comes before the span at index `than` (SIZE_MAX: none): earlier start,
+ * then smaller span_id, so the choice does not depend on arrival order. */
+static int earlier_span(const trace_t *trace, const span_t *s, size_t than) {
+    if (than == SIZE_MAX)
+        return 1;
+    const span_t *t = &trace->spans[than];
+    return s->start_us < t->start_us ||
+           (s->start_us == t->start_us && strcmp(s->span_id, t->span_id) < 0);
+}
+
+static void trace_summarize(trace_t *trace, const span_t *s, size_t index) {
+    trace_summary_t *sum = &trace->summary;
+    if ((unsigned)s->kind <= SPAN_KIND_OTHER)
+        sum->spans_of_kind[s->kind]++;
+    sum->named_spans += s->node_id != NULL;
+    if (s->kind == SPAN_KIND_NODE)
+        sum->declared_edges += s->depends_on_count;
+    if (s->kind == SPAN_KIND_RUN && earlier_span(trace, s, sum->run))
+        sum->run = index;
+    if (s->dag_id && s->dag_id[0] && earlier_span(trace, s, sum->dag_source))
+        sum->dag_source = index;
+    if (s->start_us < sum->min_start_us)
+        sum->min_start_us = s->start_us;
+    if (s->end_us > sum->max_end_us)
+        sum->max_end_us = s->end_us;
 }
 
 static trace_add_result_t trace_reject(trace_t *trace, char *errstr, size_t errstr_size,
@@ -221,6 +253,7 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
         goto oom;
     if (!trace->trace_id)
         trace->trace_id = copy.trace_id;
+    trace_summarize(trace, &copy, trace->span_count);
     trace->spans[trace->span_count++] = copy;
     return TRACE_ADD_OK;
 oom:
@@ -247,6 +280,10 @@ int trace_find_span(const trace_t *trace, const char *span_id, size_t *index) {
 
 int trace_find_own_span(const trace_t *trace, const char *span_id, size_t *index) {
     return strmap_get_padded(&trace->by_span_id, span_id, strmap_padded_key_hash(span_id), index);
+}
+
+const trace_summary_t *trace_summary(const trace_t *trace) {
+    return &trace->summary;
 }
 
 size_t trace_warning_count(const trace_t *trace) {

@@ -50,6 +50,20 @@ int trace_find_span(const trace_t *trace, const char *span_id, size_t *index);
  * parent_span_id, say): its copies are padded, and found faster (strmap.h). */
 int trace_find_own_span(const trace_t *trace, const char *span_id, size_t *index);
 
+/* For the engine: what profiling needs before it reads the spans, kept as
+ * they are added (the span at hand is in the cache then; a pass over all of
+ * them to count was a thirtieth of a profile). */
+typedef struct trace_summary {
+    size_t spans_of_kind[SPAN_KIND_OTHER + 1];
+    size_t named_spans;    /* with a node_id */
+    size_t declared_edges; /* depends_on entries of node spans */
+    size_t run;            /* the earliest run span (ties: smallest span_id); SIZE_MAX: none */
+    size_t dag_source;     /* the earliest span with a dag_id, the same way */
+    int64_t min_start_us;  /* of all spans */
+    int64_t max_end_us;
+} trace_summary_t;
+const trace_summary_t *trace_summary(const trace_t *trace);
+
 size_t trace_warning_count(const trace_t *trace);
 const char *trace_warning(const trace_t *trace, size_t index);
 /* Warnings past the first 100 are only counted. */

@@ -729,6 +729,49 @@ START_TEST(strmap_padded_keys) {
 }
 END_TEST
 
+/* The run span is the earliest (ties: smallest span_id) and the dag_id is
+ * its own, whatever order the spans came in; with no run span the dag_id is
+ * the earliest span's that has one and the run spans all the spans. */
+START_TEST(run_span_and_dag_id_chosen_in_any_order) {
+    static const int orders[3][3] = {{0, 1, 2}, {2, 1, 0}, {1, 2, 0}};
+    for (int o = 0; o < 3; o++) {
+        span_t runs[3] = {sp("r0", NULL, NULL, SPAN_KIND_RUN, 10, 50),
+                          sp("r2", NULL, NULL, SPAN_KIND_RUN, 5, 40),
+                          sp("r1", NULL, NULL, SPAN_KIND_RUN, 5, 30)};
+        runs[0].dag_id = "dag-r0";
+        runs[1].dag_id = "dag-r2";
+        runs[2].dag_id = "dag-r1";
+        trace_t *t = trace_new();
+        for (int i = 0; i < 3; i++)
+            add(t, runs[orders[o][i]]);
+        add_node(t, "n", 6, 20, NULL, 0);
+        profile_t *p = compute(t, NULL);
+        ck_assert_str_eq(p->dag_id, "dag-r1");
+        ck_assert_int_eq(p->summary.run_start_us, 5);
+        ck_assert_int_eq(p->summary.wall_us, 25);
+        ck_assert(has_warning(p, "3 run spans; the earliest (r1) is the run"));
+        profile_free(p);
+        trace_free(t);
+
+        /* no run span: the first span with a dag_id names the DAG */
+        span_t spans[3] = {sp("b", NULL, "n1", SPAN_KIND_NODE, 7, 9),
+                           sp("a", NULL, "n2", SPAN_KIND_NODE, 7, 30),
+                           sp("c", NULL, "n3", SPAN_KIND_NODE, 3, 8)};
+        spans[0].dag_id = "dag-b";
+        spans[1].dag_id = "dag-a";
+        t = trace_new();
+        for (int i = 0; i < 3; i++)
+            add(t, spans[orders[o][i]]);
+        p = compute(t, NULL);
+        ck_assert_str_eq(p->dag_id, "dag-a");
+        ck_assert_int_eq(p->summary.run_start_us, 3);
+        ck_assert_int_eq(p->summary.wall_us, 27);
+        profile_free(p);
+        trace_free(t);
+    }
+}
+END_TEST
+
 /* 100,000 nodes in a chain: linear passes only, or this would never finish. */
 START_TEST(large_chain) {
     trace_t *t = trace_new();
@@ -1000,6 +1043,7 @@ static Suite *profile_suite(void) {
     tcase_add_test(tc, single_span_and_empty);
     tcase_add_test(tc, strange_strings);
     tcase_add_test(tc, large_chain);
+    tcase_add_test(tc, run_span_and_dag_id_chosen_in_any_order);
     tcase_add_test(tc, strmap_padded_keys);
     tcase_add_test(tc, repeated_names_shared);
     tcase_add_test(tc, reduce_context_median_of_rising_prompts);
