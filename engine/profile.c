@@ -159,14 +159,26 @@ typedef struct named_index {
     size_t index;
 } named_index_t;
 
-/* Bytes depth * 8 .. depth * 8 + 7 of text, which is at least depth * 8 long. */
+/* Bytes depth * 8 .. depth * 8 + 7 of text, which is at least depth * 8 long
+ * and padded (an arena copy, strmap.h): one load, not a loop over bytes. */
 static uint64_t name_prefix(const char *text, size_t depth) {
     const char *name = text + 8 * depth;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;
+    memcpy(&w, name, 8);
+    uint64_t zero = strmap_zero_bytes(w);
+    if (zero) { /* keep the bytes before the terminator */
+        unsigned bits = (unsigned)__builtin_ctzll(zero) & ~7u;
+        w = bits ? w & (~0ULL >> (64 - bits)) : 0;
+    }
+    return __builtin_bswap64(w);
+#else
     uint64_t prefix = 0;
     size_t i = 0;
     for (; i < 8 && name[i]; i++)
         prefix = (prefix << 8) | (unsigned char)name[i];
     return prefix << (8 * (8 - i));
+#endif
 }
 
 static named_index_t named_index(const char *name, size_t index) {
@@ -229,6 +241,7 @@ static void sort_named_at(named_index_t *v, named_index_t *tmp, uint32_t *counts
     }
 }
 
+/* v's names are padded: the profile's own copies. */
 static int sort_named(arena_t *scratch, named_index_t *v, size_t n) {
     if (n < 64) {
         qsort(v, n, sizeof(*v), named_index_cmp);
