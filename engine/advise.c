@@ -804,10 +804,12 @@ int advise(dag_t *dag) {
     a.nodes = dag->profile->nodes;
     a.nn = dag->node_count;
     a.wall_us = dag->profile->summary.wall_us;
-    a.exec = arena_alloc(dag->scratch, (a.nn + 1) * sizeof(int64_t));
-    a.lag = arena_alloc(dag->scratch, (a.nn + 1) * sizeof(int64_t));
-    a.scratch = arena_alloc(dag->scratch, (2 * a.nn + 1) * sizeof(int64_t));
-    candidate_t *c = arena_alloc(dag->scratch, (a.nn + 1) * sizeof(*c));
+    /* each written before it is read: exec and lag below, scratch by each
+     * replay and finding, c for each kind of finding */
+    a.exec = arena_alloc_uninit(dag->scratch, (a.nn + 1) * sizeof(int64_t));
+    a.lag = arena_alloc_uninit(dag->scratch, (a.nn + 1) * sizeof(int64_t));
+    a.scratch = arena_alloc_uninit(dag->scratch, (2 * a.nn + 1) * sizeof(int64_t));
+    candidate_t *c = arena_alloc_uninit(dag->scratch, (a.nn + 1) * sizeof(*c));
     if (!a.exec || !a.lag || !a.scratch || !c)
         return -1;
     for (size_t k = 0; k < a.nn; k++) {

@@ -689,7 +689,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     size_t *tool_count = arena_alloc(S, (nn + 1) * sizeof(size_t));
     dag.call_off = arena_alloc(S, (nn + 2) * sizeof(size_t));
     dag.all_calls = arena_alloc_uninit(S, (llm_spans + 1) * sizeof(dag_llm_call_t));
-    dag.final_attempt_start_us = arena_alloc(S, (nn + 1) * sizeof(int64_t));
+    dag.final_attempt_start_us = arena_alloc_uninit(S, (nn + 1) * sizeof(int64_t));
     if (!last_attempt || !any_error || !any_ok || !tool_count ||
         !dag.call_off || !dag.all_calls || !dag.final_attempt_start_us)
         goto oom;
@@ -911,11 +911,12 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             at += tool_count[k];
         }
         timed_span_t *ts = arena_alloc_uninit(S, (total_tools + 1) * sizeof(*ts));
-        size_t *tool_fill = arena_alloc(S, (nn + 1) * sizeof(size_t));
-        dag.tool_off = arena_alloc(S, (nn + 1) * sizeof(size_t));
+        size_t *tool_fill = arena_alloc_uninit(S, (nn + 1) * sizeof(size_t));
+        dag.tool_off = arena_alloc_uninit(S, (nn + 1) * sizeof(size_t));
         dag.tools = arena_alloc_uninit(S, (total_tools + 1) * sizeof(*dag.tools));
         if (!ts || !tool_fill || !dag.tool_off || !dag.tools)
             goto oom;
+        dag.tool_off[0] = 0;
         for (size_t k = 0; k < nn; k++)
             dag.tool_off[k + 1] = dag.tool_off[k] + tool_count[k];
         memcpy(tool_fill, dag.tool_off, nn * sizeof(size_t));
@@ -1063,9 +1064,10 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     dag.run_end_us = run_end;
     sum->run_start_us = run_start;
     sum->wall_us = run_end - run_start;
-    dag.lag_us = arena_alloc(S, (nn + 1) * sizeof(int64_t));
-    int64_t *earliest_finish = arena_alloc(S, (nn + 1) * sizeof(int64_t));
-    int64_t *latest_start = arena_alloc(S, (nn + 1) * sizeof(int64_t));
+    /* written for every node before they are read (in topological order) */
+    dag.lag_us = arena_alloc_uninit(S, (nn + 1) * sizeof(int64_t));
+    int64_t *earliest_finish = arena_alloc_uninit(S, (nn + 1) * sizeof(int64_t));
+    int64_t *latest_start = arena_alloc_uninit(S, (nn + 1) * sizeof(int64_t));
     if (!dag.lag_us || !earliest_finish || !latest_start)
         goto oom;
     for (size_t k = 0; k < nn; k++) {
@@ -1117,7 +1119,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     }
 
     /* observed critical path: back from the latest-ending node */
-    p->critical_path = arena_alloc(A, (nn + 1) * sizeof(char *));
+    p->critical_path = arena_alloc_uninit(A, (nn + 1) * sizeof(char *)); /* count set below */
     if (!p->critical_path)
         goto oom;
     if (nn) {
