@@ -197,22 +197,28 @@ static int named_index_cmp(const void *a, const void *b) {
  * a radix sort on 8 bytes at a time, skipping bytes that every name shares,
  * took 1k node ids from 130k to under 30k cycles (qsort on the prefix before).
  * Names equal in all 8 bytes go on to the next 8; short runs use qsort. The
- * prefixes must be those of `depth`; tmp holds n entries; counts 8 * 256. */
+ * prefixes must be those of `depth`; tmp holds n entries; counts 256. */
 static void sort_named_at(named_index_t *v, named_index_t *tmp, uint32_t *counts, size_t n,
                           size_t depth) {
     if (n < 64) {
         qsort(v, n, sizeof(*v), named_index_cmp);
         return;
     }
-    memset(counts, 0, 8 * 256 * sizeof(*counts));
-    for (size_t i = 0; i < n; i++)
-        for (unsigned b = 0; b < 8; b++)
-            counts[b * 256 + ((v[i].prefix >> (8 * b)) & 0xff)]++;
+    /* only the bytes that differ between names are sorted on */
+    uint64_t all = ~0ULL, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        all &= v[i].prefix;
+        any |= v[i].prefix;
+    }
+    uint64_t varying = all ^ any;
     named_index_t *src = v, *dst = tmp;
     for (unsigned b = 0; b < 8; b++) { /* least significant byte first */
-        uint32_t *c = counts + b * 256;
-        if (c[(src[0].prefix >> (8 * b)) & 0xff] == n)
-            continue; /* the same in every name */
+        if (!((varying >> (8 * b)) & 0xff))
+            continue;
+        uint32_t *c = counts;
+        memset(c, 0, 256 * sizeof(*c));
+        for (size_t i = 0; i < n; i++)
+            c[(src[i].prefix >> (8 * b)) & 0xff]++;
         size_t pos = 0;
         for (unsigned d = 0; d < 256; d++) {
             size_t here = c[d];
@@ -248,7 +254,7 @@ static int sort_named(arena_t *scratch, named_index_t *v, size_t n) {
         return 0;
     }
     named_index_t *tmp = arena_alloc_uninit(scratch, n * sizeof(*tmp));
-    uint32_t *counts = arena_alloc_uninit(scratch, 8 * 256 * sizeof(*counts));
+    uint32_t *counts = arena_alloc_uninit(scratch, 256 * sizeof(*counts));
     if (!tmp || !counts)
         return -1;
     sort_named_at(v, tmp, counts, n, 0);
@@ -356,12 +362,13 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
                 /* Keyed by the profile's own copy of the id: the copies lie
                  * together, so the key comparisons of the dependency lookups
                  * hit the cache where the trace's scattered strings missed. */
-                uint32_t hash = strmap_padded_key_hash(s->node_id);
+                size_t len;
+                uint32_t hash = strmap_padded_key_hash_len(s->node_id, &len);
                 strmap_slot_t *slot = strmap_find_slot_padded(node_by_id, s->node_id, hash);
                 if (!slot)
                     return -1;
                 if (!slot->key) {
-                    const char *copy = arena_strdup(dag->arena, s->node_id);
+                    const char *copy = arena_strcopy(dag->arena, s->node_id, len);
                     if (!copy || strmap_fill(node_by_id, slot, copy, hash, *node_count) != 0)
                         return -1;
                     node_names[(*node_count)++] = copy;

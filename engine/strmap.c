@@ -35,19 +35,21 @@ uint64_t strmap_hash(const char *key) {
 
 /* The same value, read a word at a time without measuring the key first.
  * Little-endian: the bytes before the terminator are the low ones. */
-static uint64_t strmap_hash_padded(const char *key) {
+static uint64_t strmap_hash_padded(const char *key, size_t *len) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint64_t h = HASH_SEED, w;
-    for (;; key += 8) {
-        memcpy(&w, key, 8);
+    for (size_t at = 0;; at += 8) {
+        memcpy(&w, key + at, 8);
         uint64_t zero = strmap_zero_bytes(w);
         if (zero) {
             unsigned bits = (unsigned)__builtin_ctzll(zero) & ~7u; /* 8 x bytes before it */
+            *len = at + bits / 8;
             return hash_last(h, bits ? w & (~0ULL >> (64 - bits)) : 0);
         }
         h = hash_word(h, w);
     }
 #else
+    *len = strlen(key);
     return strmap_hash(key);
 #endif
 }
@@ -75,7 +77,12 @@ uint32_t strmap_key_hash(const char *key) {
 }
 
 uint32_t strmap_padded_key_hash(const char *key) {
-    return (uint32_t)(strmap_hash_padded(key) >> 32);
+    size_t len;
+    return (uint32_t)(strmap_hash_padded(key, &len) >> 32);
+}
+
+uint32_t strmap_padded_key_hash_len(const char *key, size_t *len) {
+    return (uint32_t)(strmap_hash_padded(key, len) >> 32);
 }
 
 /* The slot of key: where it is, or the empty slot where it would go. */

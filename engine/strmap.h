@@ -56,6 +56,7 @@ uint64_t strmap_hash(const char *key);
  * tenth off a 1k-node profile (bench_engine). A map looked up with padded keys
  * must hold padded keys only; the hash is strmap_key_hash()'s. */
 uint32_t strmap_padded_key_hash(const char *key);
+uint32_t strmap_padded_key_hash_len(const char *key, size_t *len); /* and its strlen */
 int strmap_get_padded(const strmap_t *map, const char *key, uint32_t hash, size_t *value);
 strmap_slot_t *strmap_find_slot_padded(strmap_t *map, const char *key, uint32_t hash);
 

@@ -699,6 +699,9 @@ START_TEST(strmap_padded_keys) {
         for (size_t i = len; i < (len + 16) / 16 * 16; i++) /* zero-filled to 16 */
             ck_assert_int_eq(copy[i], 0);
         ck_assert_uint_eq(strmap_padded_key_hash(copy), strmap_key_hash(text));
+        size_t measured = 999;
+        ck_assert_uint_eq(strmap_padded_key_hash_len(copy, &measured), strmap_key_hash(text));
+        ck_assert_uint_eq(measured, len);
         ck_assert(strmap_padded_equal(copy, arena_strcopy(arena, text, len)));
         for (size_t i = 0; i < len; i++) { /* one byte different */
             char other[64];
