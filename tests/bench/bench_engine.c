@@ -5,8 +5,9 @@
  * nodes of the previous layer) where each node has an llm call and a tool call,
  * so spans = 3 x nodes + 1. Then the traces `dagprof run` sees: 2,000 runs of
  * the synthetic fleet (dagprof loadgen's, about 24 spans each), profiled one
- * after another. Prints one line per size, the fastest of five rounds; run it
- * on an idle machine: build-release/bench/bench_engine */
+ * after another. Prints one line per size, the fastest of five rounds, and
+ * the time to build the 1k-node trace span by span; run it on an idle
+ * machine: build-release/bench/bench_engine */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,29 @@ static double time_profiles(trace_t *const *traces, size_t count, const pricing_
     return best;
 }
 
+/* Seconds to build a copy of `t` span by span (trace_add_span: checks,
+ * copies, the span-id map), the fastest of five rounds of about 0.2 s. What a
+ * stream pays before each profile, besides decoding. */
+static double time_build(const trace_t *t) {
+    char err[256];
+    double best = 0;
+    for (int round = 0; round < 5; round++) {
+        int reps = 0;
+        double t0 = seconds(), elapsed = 0;
+        while (reps < 3 || elapsed < 0.2) {
+            trace_t *copy = trace_new();
+            for (size_t i = 0; i < trace_span_count(t); i++)
+                trace_add_span(copy, trace_span(t, i), err, sizeof(err));
+            trace_free(copy);
+            reps++;
+            elapsed = seconds() - t0;
+        }
+        if (round == 0 || elapsed / reps < best)
+            best = elapsed / reps;
+    }
+    return best;
+}
+
 /* The fleet's runs as traces, in the order their first span came. */
 static size_t build_fleet(size_t runs, trace_t ***out) {
     fleet_options_t fo;
@@ -169,6 +193,7 @@ int main(int argc, char **argv) {
             sizes[size_count++] = atoi(argv[i]);
     }
     printf("%-8s %8s %12s %12s %14s\n", "nodes", "spans", "profiles/s", "ms/profile", "us/span");
+    double build_1k = 0;
     for (size_t k = 0; k < size_count; k++) {
         trace_t *t = build(sizes[k]);
         size_t spans = trace_span_count(t);
@@ -177,8 +202,13 @@ int main(int argc, char **argv) {
             return 1;
         printf("%-8d %8zu %12.1f %12.3f %14.3f\n", sizes[k], spans, 1.0 / per, per * 1e3,
                per * 1e6 / (double)spans);
+        if (sizes[k] == 1000)
+            build_1k = time_build(t);
         trace_free(t);
     }
+    if (build_1k > 0)
+        printf("building the 1000-node trace (trace_add_span): %.3f ms, %.3f us/span\n",
+               build_1k * 1e3, build_1k * 1e6 / 3001.0);
     if (argc <= 1) {
         trace_t **fleet;
         size_t runs = build_fleet(2000, &fleet), spans = 0;
