@@ -411,60 +411,17 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
 
 /* ---- step 4: edges ------------------------------------------------------- */
 
-typedef struct edge_list {
-    size_t *from, *to;
-    size_t count, cap;
-} edge_list_t;
-
-static int edge_reserve(dag_t *dag, edge_list_t *e, size_t cap) {
-    if (cap < 64)
-        cap = 64;
-    size_t *f = arena_alloc_uninit(dag->scratch, cap * sizeof(*f));
-    size_t *t = arena_alloc_uninit(dag->scratch, cap * sizeof(*t));
-    if (!f || !t)
-        return -1;
-    if (e->count) {
-        memcpy(f, e->from, e->count * sizeof(*f));
-        memcpy(t, e->to, e->count * sizeof(*t));
-    }
-    e->from = f;
-    e->to = t;
-    e->cap = cap;
-    return 0;
-}
-
-static int edge_push(dag_t *dag, edge_list_t *e, size_t from, size_t to) {
-    if (e->count == e->cap && edge_reserve(dag, e, e->cap * 2) != 0)
-        return -1;
-    e->from[e->count] = from;
-    e->to[e->count] = to;
-    e->count++;
-    return 0;
-}
-
-/* CSR from an edge list: sorted, duplicates removed. */
-static int edges_to_csr(dag_t *dag, const edge_list_t *e, size_t **off_out, size_t **list_out) {
-    size_t nn = dag->node_count;
-    size_t *off = arena_alloc(dag->scratch, (nn + 1) * sizeof(*off));
-    size_t *list = arena_alloc_uninit(dag->scratch, (e->count + 1) * sizeof(*list));
-    size_t *fill = arena_alloc_uninit(dag->scratch, (nn + 1) * sizeof(*fill));
-    if (!off || !list || !fill)
-        return -1;
-    for (size_t i = 0; i < e->count; i++)
-        off[e->from[i] + 1]++;
-    for (size_t k = 0; k < nn; k++)
-        off[k + 1] += off[k];
-    memcpy(fill, off, (nn + 1) * sizeof(*fill));
-    for (size_t i = 0; i < e->count; i++)
-        list[fill[e->from[i]]++] = e->to[i];
-    /* sort and dedupe each row in place, then compact */
+/* Rows of dependencies filled in place -- node k's are list[off[k] ..
+ * end[k]) -- sorted, deduplicated and packed into CSR (off[k] .. off[k + 1]).
+ * Rows are laid out from counts first, so no edge list is built and copied. */
+static void edges_compact(size_t nn, size_t *off, const size_t *end, size_t *list) {
     size_t w = 0;
     for (size_t k = 0; k < nn; k++) {
-        size_t b = off[k], end = off[k + 1];
-        if (end - b > 16) {
-            qsort(list + b, end - b, sizeof(*list), size_cmp);
+        size_t b = off[k], e = end[k];
+        if (e - b > 16) {
+            qsort(list + b, e - b, sizeof(*list), size_cmp);
         } else { /* a node has a few dependencies: insertion sort, no calls */
-            for (size_t i = b + 1; i < end; i++) {
+            for (size_t i = b + 1; i < e; i++) {
                 size_t v = list[i], j = i;
                 for (; j > b && list[j - 1] > v; j--)
                     list[j] = list[j - 1];
@@ -472,14 +429,11 @@ static int edges_to_csr(dag_t *dag, const edge_list_t *e, size_t **off_out, size
             }
         }
         off[k] = w;
-        for (size_t i = b; i < end; i++)
+        for (size_t i = b; i < e; i++)
             if (i == b || list[i] != list[i - 1])
                 list[w++] = list[i];
     }
     off[nn] = w;
-    *off_out = off;
-    *list_out = list;
-    return 0;
 }
 
 /* Depth-first search from every node in id order; an edge to a node still on
@@ -689,6 +643,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     }
 
     /* 3. aggregate spans into nodes; price every llm call */
+    size_t *dep_off = arena_alloc(S, (nn + 1) * sizeof(size_t));
     /* each node's last attempt: the node span with the highest attempt, then
      * the latest end, then the largest span_id */
     last_attempt_t *last_attempt = arena_alloc(S, (nn + 1) * sizeof(*last_attempt));
@@ -697,7 +652,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     dag.call_off = arena_alloc(S, (nn + 2) * sizeof(size_t));
     dag.all_calls = arena_alloc_uninit(S, (llm_spans + 1) * sizeof(dag_llm_call_t));
     dag.final_attempt_start_us = arena_alloc_uninit(S, (nn + 1) * sizeof(int64_t));
-    if (!last_attempt || !any_error || !any_ok || !tool_count ||
+    if (!dep_off || !last_attempt || !any_error || !any_ok || !tool_count ||
         !dag.call_off || !dag.all_calls || !dag.final_attempt_start_us)
         goto oom;
 
@@ -743,8 +698,10 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                       (s->end_us == last->end_us && strcmp(s->span_id, last->span_id) > 0))))
                     *last = (last_attempt_t){s->span_id, s->start_us, s->end_us, s->attempt,
                                              s->status};
-                if (s->depends_on_count)
+                if (s->depends_on_count) {
                     has_declared = 1;
+                    dep_off[k + 1] += s->depends_on_count; /* the rows of step 4 */
+                }
             } else if (s->kind == SPAN_KIND_TOOL) {
                 tool_span_at[tool_span_count++] = i;
                 tool_count[k]++;
@@ -996,13 +953,18 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     }
 
     /* 4. edges */
-    edge_list_t edges = {0};
-    /* room for every declared edge, or one inferred edge per node */
-    if (edge_reserve(&dag, &edges, has_declared ? declared_edges : nn) != 0)
+    /* room for every declared edge (counted per node in step 3), or one
+     * inferred edge per node */
+    size_t *dep_end = arena_alloc_uninit(S, (nn + 1) * sizeof(size_t));
+    size_t *deps = arena_alloc_uninit(S, ((has_declared ? declared_edges : nn) + 1) * sizeof(size_t));
+    if (!dep_end || !deps)
         goto oom;
     if (has_declared) {
         sum->edges = PROFILE_EDGES_DECLARED;
         size_t unknown = 0;
+        for (size_t k = 0; k < nn; k++)
+            dep_off[k + 1] += dep_off[k];
+        memcpy(dep_end, dep_off, nn * sizeof(size_t));
         for (size_t j = 0; j < node_span_count; j++) {
             size_t i = node_span_at[j];
             const span_t *s = trace_span(trace, i);
@@ -1019,8 +981,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                                  nodes[k].node_id, s->depends_on[j]);
                 } else if (d == k) {
                     dag_warn(&dag, "node %s depends on itself (ignored)", nodes[k].node_id);
-                } else if (edge_push(&dag, &edges, k, d) != 0) {
-                    goto oom;
+                } else {
+                    deps[dep_end[k]++] = d;
                 }
             }
         }
@@ -1036,7 +998,9 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         for (size_t k = 0; k < nn; k++)
             by_end[k] = (end_order_t){nodes[k].end_us, k};
         qsort(by_end, nn, sizeof(*by_end), end_order_cmp);
+        size_t count = 0;
         for (size_t k = 0; k < nn; k++) {
+            dep_off[k] = dep_end[k] = count;
             size_t lo = 0, hi = nn; /* first position with end > start */
             while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
@@ -1054,12 +1018,13 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                     continue;
                 pick--;
             }
-            if (edge_push(&dag, &edges, k, by_end[pick].node) != 0)
-                goto oom;
+            deps[count++] = by_end[pick].node;
+            dep_end[k] = count;
         }
     }
-    if (edges_to_csr(&dag, &edges, &dag.dep_off, &dag.deps) != 0)
-        goto oom;
+    edges_compact(nn, dep_off, dep_end, deps);
+    dag.dep_off = dep_off;
+    dag.deps = deps;
     if (break_cycles(&dag, dag.dep_off, dag.deps, nodes) != 0 || build_reverse(&dag) != 0)
         goto oom;
 
