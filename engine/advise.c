@@ -560,9 +560,16 @@ static int recommend_model_costs(advice_t *a) {
         return -1;
     size_t n_down = 0, n_cache = 0, n_reduce = 0;
 
-    for (size_t i = 0; i < dag->call_count; i++)
+    int64_t largest = 0;
+    for (size_t i = 0; i < dag->call_count; i++) {
         inputs[i] = dag->all_calls[i].input_tokens;
-    int64_t median = dag->call_count ? int64_select(inputs, dag->call_count, dag->call_count / 2) : 0;
+        if (inputs[i] > largest)
+            largest = inputs[i];
+    }
+    /* the median only matters when some prompt is large enough to trim */
+    int64_t median = dag->call_count && largest >= t->reduce_context_min_input
+                         ? int64_select(inputs, dag->call_count, dag->call_count / 2)
+                         : 0;
 
     for (size_t k = 0; k < a->nn; k++) {
         size_t b = dag->call_off[k], e = dag->call_off[k + 1];

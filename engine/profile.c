@@ -487,6 +487,8 @@ static int break_cycles(dag_t *dag, size_t *off, size_t *list, const profile_nod
     }
     if (cycles > 10)
         dag_warn(dag, "%zu dependency cycle edges dropped in all", cycles);
+    if (!cycles)
+        return 0;
     /* compact the edges that survived */
     size_t w = 0;
     for (size_t k = 0; k < nn; k++) {
