@@ -15,8 +15,8 @@ typedef struct dag_llm_call {
     int64_t start_us;
     int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
     double cost_usd;
-    int priced;
-    size_t model;  /* index into dag.models */
+    int32_t priced;
+    uint32_t model; /* index into dag.models; 64 bytes a call, one cache line */
 } dag_llm_call_t;
 
 /* A tool span of a node, for batch_operations; the same copying. */
