@@ -655,12 +655,15 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     size_t *dep_off = arena_alloc(S, (nn + 1) * sizeof(size_t));
     /* each node's last attempt: the node span with the highest attempt, then
      * the latest end, then the largest span_id */
-    last_attempt_t *last_attempt = arena_alloc(S, (nn + 1) * sizeof(*last_attempt));
+    last_attempt_t *last_attempt = arena_alloc_uninit(S, (nn + 1) * sizeof(*last_attempt));
     unsigned char *any_error = arena_alloc(S, nn + 1), *any_ok = arena_alloc(S, nn + 1);
     size_t *tool_count = arena_alloc(S, (nn + 1) * sizeof(size_t));
     dag.call_off = arena_alloc(S, (nn + 2) * sizeof(size_t));
     dag.all_calls = arena_alloc_uninit(S, (llm_spans + 1) * sizeof(dag_llm_call_t));
     dag.final_attempt_start_us = arena_alloc_uninit(S, (nn + 1) * sizeof(int64_t));
+    if (last_attempt)
+        for (size_t k = 0; k < nn; k++)
+            last_attempt[k].span_id = NULL; /* none yet; the rest is written with it */
     if (!dep_off || !last_attempt || !any_error || !any_ok || !tool_count ||
         !dag.call_off || !dag.all_calls || !dag.final_attempt_start_us)
         goto oom;
