@@ -642,14 +642,14 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             node_of[i] = (int64_t)rank[node_of[i]];
 
     dag.node_count = nn;
-    /* each node written whole once, not zeroed first */
-    profile_node_t *nodes = arena_alloc_uninit(A, (nn + 1) * sizeof(*nodes));
+    profile_node_t *nodes = arena_alloc(A, (nn + 1) * sizeof(*nodes));
     if (!nodes)
         goto oom;
-    for (size_t k = 0; k < nn; k++)
-        nodes[k] = (profile_node_t){.node_id = order[k].name, /* the copy resolve_nodes made */
-                                    .start_us = INT64_MAX,
-                                    .end_us = INT64_MIN};
+    for (size_t k = 0; k < nn; k++) {
+        nodes[k].node_id = order[k].name; /* the profile's copy, made in resolve_nodes */
+        nodes[k].start_us = INT64_MAX;
+        nodes[k].end_us = INT64_MIN;
+    }
 
     /* 3. aggregate spans into nodes; price every llm call */
     size_t *dep_off = arena_alloc(S, (nn + 1) * sizeof(size_t));
