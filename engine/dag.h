@@ -15,7 +15,7 @@ typedef struct dag_llm_call {
     int64_t start_us;
     int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
     double cost_usd;
-    int32_t priced;
+    int32_t node;   /* its node, -1 when none */
     uint32_t model; /* index into dag.models; 64 bytes a call, one cache line */
 } dag_llm_call_t;
 

@@ -783,11 +783,11 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             call->cache_read_tokens = s->cache_read_tokens;
             call->cache_write_tokens = s->cache_write_tokens;
             call->model = m;
-            call->priced = usage_priced[m];
-            call->cost_usd = call->priced ? pricing_cost_usd(&usage_price[m], s->input_tokens,
-                                                             s->output_tokens, s->cache_read_tokens,
-                                                             s->cache_write_tokens)
-                                          : 0.0;
+            call->node = (int32_t)k;
+            call->cost_usd = usage_priced[m]
+                                 ? pricing_cost_usd(&usage_price[m], s->input_tokens, s->output_tokens,
+                                                    s->cache_read_tokens, s->cache_write_tokens)
+                                 : 0.0;
             /* integer sums here; costs are summed below in a fixed order, so
              * that the figures do not depend on the order spans arrived in */
             usage[m].calls++;
@@ -816,9 +816,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     if (!loose)
         goto oom;
     for (size_t c = 0; c < dag.call_count; c++) {
-        size_t i = (size_t)(dag.all_calls[c].span - trace_span(trace, 0));
-        if (node_of[i] >= 0)
-            dag.calls[call_fill[node_of[i]]++] = dag.all_calls[c];
+        if (dag.all_calls[c].node >= 0)
+            dag.calls[call_fill[dag.all_calls[c].node]++] = dag.all_calls[c];
         else
             loose[loose_count++] = dag.all_calls[c];
     }
