@@ -823,7 +823,9 @@ int advise(dag_t *dag) {
         a.exec[k] = a.nodes[k].exec_us;
         a.lag[k] = dag->lag_us[k];
     }
-    a.base_end = a.nn ? dag_replay(dag, a.exec, a.lag, SIZE_MAX, SIZE_MAX, a.scratch) : 0;
+    a.base_end = !a.nn                 ? 0
+                 : dag->replay_is_trace ? dag->trace_end_us
+                                        : dag_replay(dag, a.exec, a.lag, SIZE_MAX, SIZE_MAX, a.scratch);
 
     if (find_bottlenecks(&a, c) != 0)
         return -1;

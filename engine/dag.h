@@ -53,6 +53,11 @@ typedef struct dag {
     int64_t run_end_us;
     int64_t *lag_us;            /* start - ready, may be negative when a node overlapped its inputs */
     int64_t *final_attempt_start_us; /* start of the node span with the highest attempt */
+    /* The replay of the run as observed ends where the trace does (the latest
+     * node end, relative to the run start) unless some node's inputs were
+     * ready before the run started; then only a replay tells. */
+    int replay_is_trace;
+    int64_t trace_end_us;
 
     /* llm calls per node, in start order: calls[call_off[k] .. call_off[k + 1]) */
     size_t *call_off;

@@ -1064,6 +1064,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     int64_t *latest_start = arena_alloc_uninit(S, (nn + 1) * sizeof(int64_t));
     if (!dag.lag_us || !earliest_finish || !latest_start)
         goto oom;
+    int replay_is_trace = 1;
+    int64_t latest_end = 0;
     for (size_t k = 0; k < nn; k++) {
         profile_node_t *nd = &nodes[k];
         int64_t ready = run_start;
@@ -1079,7 +1081,15 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         nd->queued_us = nd->start_us > ready ? nd->start_us - ready : 0;
         dag.lag_us[k] = nd->start_us - ready;
         sum->work_us += nd->exec_us;
+        /* a replay starts no node before the run: inputs ready earlier make
+         * it differ from the trace */
+        if (has_dep && ready < run_start)
+            replay_is_trace = 0;
+        if (k == 0 || nd->end_us - run_start > latest_end)
+            latest_end = nd->end_us - run_start;
     }
+    dag.replay_is_trace = replay_is_trace;
+    dag.trace_end_us = latest_end;
     /* CPM: forward pass for earliest finish, backward pass for latest start */
     int64_t ideal = 0;
     for (size_t t = 0; t < nn; t++) {
