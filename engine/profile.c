@@ -202,7 +202,8 @@ static void sort_few_named(named_index_t *v, size_t n, const char *const *names)
 
 /* Sort v[0..n) by name. Sorting node ids is the largest sort of a profile:
  * a radix sort on 8 bytes at a time, skipping bytes that every name shares,
- * took 1k node ids from 130k to under 30k cycles (qsort on the prefix before).
+ * took the sort of a 1k-node profile from 127k to about 45k cycles, renaming
+ * the spans' nodes included (qsort on the prefix before).
  * Names equal in all 8 bytes go on to the next 8; short runs are sorted by
  * insertion. The prefixes must be those of `depth`; tmp holds n entries;
  * counts 256. */
