@@ -78,7 +78,7 @@ uint32_t strmap_key_hash(const char *key) {
 
 uint32_t strmap_padded_key_hash(const char *key) {
     size_t len;
-    return (uint32_t)(strmap_hash_padded(key, &len) >> 32);
+    return strmap_padded_key_hash_len(key, &len);
 }
 
 uint32_t strmap_padded_key_hash_len(const char *key, size_t *len) {
@@ -96,17 +96,13 @@ static inline strmap_slot_t *strmap_slot_cmp(const strmap_t *map, const char *ke
     return slot;
 }
 
-static strmap_slot_t *strmap_slot(const strmap_t *map, const char *key, uint32_t hash) {
-    return strmap_slot_cmp(map, key, hash, 0);
-}
-
 static int strmap_grow(strmap_t *map) {
     strmap_t bigger;
     if (strmap_init(&bigger, map->cap) != 0)
         return -1;
     for (size_t i = 0; i < map->cap; i++)
         if (map->slots[i].key)
-            *strmap_slot(&bigger, map->slots[i].key, map->slots[i].hash) = map->slots[i];
+            *strmap_slot_cmp(&bigger, map->slots[i].key, map->slots[i].hash, 0) = map->slots[i];
     bigger.count = map->count;
     strmap_free(map);
     *map = bigger;
@@ -117,26 +113,33 @@ int strmap_put(strmap_t *map, const char *key, size_t value, size_t *existing) {
     return strmap_put_hashed(map, key, strmap_key_hash(key), value, existing);
 }
 
-strmap_slot_t *strmap_find_slot(strmap_t *map, const char *key, uint32_t hash) {
+/* The slot of key with room made first; NULL when out of memory. */
+static strmap_slot_t *find_slot(strmap_t *map, const char *key, uint32_t hash, int padded) {
     if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
         return NULL;
-    return strmap_slot(map, key, hash);
+    return strmap_slot_cmp(map, key, hash, padded);
 }
 
-strmap_slot_t *strmap_find_slot_padded(strmap_t *map, const char *key, uint32_t hash) {
-    if ((map->count + 1) * 2 > map->cap && strmap_grow(map) != 0)
-        return NULL;
-    return strmap_slot_cmp(map, key, hash, 1);
-}
-
-int strmap_get_padded(const strmap_t *map, const char *key, uint32_t hash, size_t *value) {
+static int get(const strmap_t *map, const char *key, uint32_t hash, int padded, size_t *value) {
     if (!map->cap)
         return 0;
-    const strmap_slot_t *slot = strmap_slot_cmp(map, key, hash, 1);
+    const strmap_slot_t *slot = strmap_slot_cmp(map, key, hash, padded);
     if (!slot->key)
         return 0;
     *value = slot->value;
     return 1;
+}
+
+strmap_slot_t *strmap_find_slot(strmap_t *map, const char *key, uint32_t hash) {
+    return find_slot(map, key, hash, 0);
+}
+
+strmap_slot_t *strmap_find_slot_padded(strmap_t *map, const char *key, uint32_t hash) {
+    return find_slot(map, key, hash, 1);
+}
+
+int strmap_get_padded(const strmap_t *map, const char *key, uint32_t hash, size_t *value) {
+    return get(map, key, hash, 1, value);
 }
 
 int strmap_fill(strmap_t *map, strmap_slot_t *slot, const char *key, uint32_t hash, size_t value) {
@@ -168,11 +171,5 @@ int strmap_get(const strmap_t *map, const char *key, size_t *value) {
 }
 
 int strmap_get_hashed(const strmap_t *map, const char *key, uint32_t hash, size_t *value) {
-    if (!map->cap)
-        return 0;
-    const strmap_slot_t *slot = strmap_slot(map, key, hash);
-    if (!slot->key)
-        return 0;
-    *value = slot->value;
-    return 1;
+    return get(map, key, hash, 0, value);
 }
