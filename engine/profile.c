@@ -330,12 +330,13 @@ static int end_order_cmp(const void *a, const void *b) {
     return x->node > y->node ? -1 : x->node < y->node; /* node index order = id order */
 }
 
-static void tokens_add(profile_tokens_t *t, const span_t *s) {
-    t->input += s->input_tokens;
-    t->output += s->output_tokens;
-    t->cache_read += s->cache_read_tokens;
-    t->cache_write += s->cache_write_tokens;
-    t->reasoning += s->reasoning_tokens;
+/* t += u; total follows input and output */
+static void tokens_add(profile_tokens_t *t, const profile_tokens_t *u) {
+    t->input += u->input;
+    t->output += u->output;
+    t->cache_read += u->cache_read;
+    t->cache_write += u->cache_write;
+    t->reasoning += u->reasoning;
     t->total = t->input + t->output;
 }
 
@@ -745,8 +746,6 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 rc = strmap_put(&model_by_name, model, model_count, &m);
                 if (rc < 0)
                     goto oom;
-                if (rc == 0 && m < MODEL_SOURCES)
-                    model_source[m] = model; /* the latest copy: the next spans share it */
             }
             if (rc == 1) {
                 if (model_count == model_cap) {
@@ -771,9 +770,9 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 if (!usage[m].model)
                     goto oom;
                 usage_priced[m] = pricing_lookup(pricing, s->model, &usage_price[m]) == 0;
-                if (m < MODEL_SOURCES)
-                    model_source[m] = model;
             }
+            if (m < MODEL_SOURCES)
+                model_source[m] = model; /* the latest copy: the next spans share it */
             if (s->cache_read_tokens + s->cache_write_tokens > s->input_tokens)
                 clamped_calls++;
             dag_llm_call_t *call = &dag.all_calls[dag.call_count++];
@@ -791,10 +790,15 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                                  : 0.0;
             /* integer sums here; costs are summed below in a fixed order, so
              * that the figures do not depend on the order spans arrived in */
+            profile_tokens_t used = {.input = s->input_tokens,
+                                     .output = s->output_tokens,
+                                     .cache_read = s->cache_read_tokens,
+                                     .cache_write = s->cache_write_tokens,
+                                     .reasoning = s->reasoning_tokens};
             usage[m].calls++;
-            tokens_add(&usage[m].tokens, s);
+            tokens_add(&usage[m].tokens, &used);
             if (k >= 0) {
-                tokens_add(&nodes[k].tokens, s);
+                tokens_add(&nodes[k].tokens, &used);
                 dag.call_off[k + 1]++;
             }
         }
@@ -840,15 +844,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         sum->cost_usd += loose[c].cost_usd;
     }
     /* the run's tokens: every llm call counts under exactly one model */
-    for (size_t m = 0; m < model_count; m++) {
-        profile_tokens_t *t = &sum->tokens, *u = &usage[m].tokens;
-        t->input += u->input;
-        t->output += u->output;
-        t->cache_read += u->cache_read;
-        t->cache_write += u->cache_write;
-        t->reasoning += u->reasoning;
-        t->total = t->input + t->output;
-    }
+    for (size_t m = 0; m < model_count; m++)
+        tokens_add(&sum->tokens, &usage[m].tokens);
     /* each distinct model priced once, for the advice */
     dag.model_count = model_count;
     dag.models = arena_alloc(S, (model_count + 1) * sizeof(*dag.models));
