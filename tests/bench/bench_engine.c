@@ -83,25 +83,17 @@ static trace_t *build(int nodes) {
     return t;
 }
 
-/* Seconds per pass over traces[0..count), the fastest of five rounds of about
- * 0.2 s (at least 3 passes each): on a shared machine the slower rounds
- * measure the neighbours. 0 when a profile fails. */
-static double time_profiles(trace_t *const *traces, size_t count, const pricing_t *pricing,
-                            const profile_options_t *o) {
-    char err[256];
+/* Seconds per call of pass(ctx), the fastest of five rounds of about 0.2 s
+ * (at least 3 calls each): on a shared machine the slower rounds measure the
+ * neighbours. 0 when a call fails (returns non-zero). */
+static double fastest(int (*pass)(void *ctx), void *ctx) {
     double best = 0;
     for (int round = 0; round < 5; round++) {
         int reps = 0;
         double t0 = seconds(), elapsed = 0;
         while (reps < 3 || elapsed < 0.2) {
-            for (size_t i = 0; i < count; i++) {
-                profile_t *p = profile_compute(traces[i], pricing, o, err, sizeof(err));
-                if (!p) {
-                    fprintf(stderr, "profile: %s\n", err);
-                    return 0;
-                }
-                profile_free(p);
-            }
+            if (pass(ctx) != 0)
+                return 0;
             reps++;
             elapsed = seconds() - t0;
         }
@@ -111,27 +103,47 @@ static double time_profiles(trace_t *const *traces, size_t count, const pricing_
     return best;
 }
 
-/* Seconds to build a copy of `t` span by span (trace_add_span: checks,
- * copies, the span-id map), the fastest of five rounds of about 0.2 s. What a
- * stream pays before each profile, besides decoding. */
-static double time_build(const trace_t *t) {
+typedef struct profiling {
+    trace_t *const *traces;
+    size_t count;
+    const pricing_t *pricing;
+    const profile_options_t *options;
+} profiling_t;
+
+/* A profile of every trace. */
+static int profile_all(void *ctx) {
+    const profiling_t *w = ctx;
     char err[256];
-    double best = 0;
-    for (int round = 0; round < 5; round++) {
-        int reps = 0;
-        double t0 = seconds(), elapsed = 0;
-        while (reps < 3 || elapsed < 0.2) {
-            trace_t *copy = trace_new();
-            for (size_t i = 0; i < trace_span_count(t); i++)
-                trace_add_span(copy, trace_span(t, i), err, sizeof(err));
-            trace_free(copy);
-            reps++;
-            elapsed = seconds() - t0;
+    for (size_t i = 0; i < w->count; i++) {
+        profile_t *p = profile_compute(w->traces[i], w->pricing, w->options, err, sizeof(err));
+        if (!p) {
+            fprintf(stderr, "profile: %s\n", err);
+            return -1;
         }
-        if (round == 0 || elapsed / reps < best)
-            best = elapsed / reps;
+        profile_free(p);
     }
-    return best;
+    return 0;
+}
+
+/* Seconds per pass over traces[0..count); 0 when a profile fails. */
+static double time_profiles(trace_t *const *traces, size_t count, const pricing_t *pricing,
+                            const profile_options_t *o) {
+    profiling_t w = {traces, count, pricing, o};
+    return fastest(profile_all, &w);
+}
+
+/* A copy of the trace, built span by span (trace_add_span: checks, copies,
+ * the span-id map): what a stream pays before each profile, besides decoding. */
+static int build_copy(void *ctx) {
+    const trace_t *t = ctx;
+    char err[256];
+    trace_t *copy = trace_new();
+    if (!copy)
+        return -1;
+    for (size_t i = 0; i < trace_span_count(t); i++)
+        trace_add_span(copy, trace_span(t, i), err, sizeof(err));
+    trace_free(copy);
+    return 0;
 }
 
 /* The fleet's runs as traces, in the order their first span came. */
@@ -203,7 +215,7 @@ int main(int argc, char **argv) {
         printf("%-8d %8zu %12.1f %12.3f %14.3f\n", sizes[k], spans, 1.0 / per, per * 1e3,
                per * 1e6 / (double)spans);
         if (sizes[k] == 1000)
-            build_1k = time_build(t);
+            build_1k = fastest(build_copy, t);
         trace_free(t);
     }
     if (build_1k > 0)
