@@ -50,6 +50,16 @@ static void add_node(trace_t *t, const char *id, int64_t start, int64_t end,
     add(t, s);
 }
 
+/* A tool call `tool` in node span `parent`, with id <prefix><i>. */
+static void add_tool(trace_t *t, const char *prefix, int i, const char *parent, int64_t start,
+                     int64_t end, const char *tool) {
+    char id[32];
+    snprintf(id, sizeof(id), "%s%d", prefix, i);
+    span_t s = sp(id, parent, NULL, SPAN_KIND_TOOL, start, end);
+    s.tool_name = tool;
+    add(t, s);
+}
+
 static pricing_t *test_pricing(void) {
     pricing_t *p = pricing_new();
     char err[128];
@@ -869,12 +879,7 @@ START_TEST(batch_saving) {
     add_node(t, "n", 0, 600000, NULL, 0);
     int64_t at = 0, d[3] = {100000, 200000, 300000};
     for (int i = 0; i < 3; i++) {
-        char id[8];
-        snprintf(id, sizeof(id), "t%d", i);
-        span_t s = sp(strdup(id), "n", NULL, SPAN_KIND_TOOL, at, at + d[i]);
-        s.tool_name = "web_search";
-        add(t, s);
-        free((void *)s.span_id);
+        add_tool(t, "t", i, "n", at, at + d[i], "web_search");
         at += d[i];
     }
     profile_t *p = compute(t, NULL);
@@ -890,14 +895,8 @@ START_TEST(batch_saving) {
     for (int c = 0; c < 2; c++) {
         t = trace_new();
         add_node(t, "m", 0, 500000, NULL, 0);
-        for (int i = 0; i < 5 && calls[c][i]; i++) {
-            char id[8];
-            snprintf(id, sizeof(id), "m%d", i);
-            span_t s = sp(strdup(id), "m", NULL, SPAN_KIND_TOOL, i * 100000, (i + 1) * 100000);
-            s.tool_name = calls[c][i];
-            add(t, s);
-            free((void *)s.span_id);
-        }
+        for (int i = 0; i < 5 && calls[c][i]; i++)
+            add_tool(t, "m", i, "m", i * 100000, (i + 1) * 100000, calls[c][i]);
         p = compute(t, NULL);
         r = rec(p, RECOMMENDATION_BATCH_OPERATIONS);
         if (c == 0) {
