@@ -2,6 +2,7 @@
 # Install the Debian packages dagprof needs to build, test and run locally.
 # Only what is missing is installed; run as root (or with sudo) on Debian 12+.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   gcc libc6-dev make cmake pkg-config  # toolchain
@@ -13,6 +14,9 @@ PACKAGES=(
   python3 python3-avro python3-yaml  # independent Avro reader and compose checks in tests
   curl                               # the demo reads /metrics
   clang libclang-rt-14-dev           # libFuzzer targets (compose/fuzz.sh)
+  libprotobuf-c-dev protobuf-c-compiler  # OTLP protobuf input
+  chromium                           # the HTML report is tested in a real browser
+  nodejs npm                         # test-only clients: OpenTelemetry JS SDK, kafkajs, avsc
 )
 
 missing=()
@@ -22,8 +26,27 @@ for pkg in "${PACKAGES[@]}"; do
   fi
 done
 
+# node may come from another packaging than Debian's: accept any node and npm on PATH.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  kept=()
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in nodejs|npm) ;; *) kept+=("$pkg") ;; esac
+  done
+  missing=("${kept[@]}")
+fi
+
+js_deps() {
+  # Test-only npm clients, pinned by tests/js/package-lock.json.
+  if [ "${DAGPROF_SKIP_JS:-0}" != 1 ] && [ ! -d tests/js/node_modules ] ||
+     [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
+    echo "install-deps: npm ci in tests/js"
+    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all packages present"
+  js_deps
   exit 0
 fi
 
@@ -46,4 +69,5 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if [ -x /usr/bin/redis-server ] && command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi
+js_deps
 echo "install-deps: done"
