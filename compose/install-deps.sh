@@ -37,8 +37,8 @@ fi
 
 js_deps() {
   # Test-only npm clients, pinned by tests/js/package-lock.json.
-  if [ "${DAGPROF_SKIP_JS:-0}" != 1 ] && [ ! -d tests/js/node_modules ] ||
-     [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
+  [ "${DAGPROF_SKIP_JS:-0}" = 1 ] && return 0
+  if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
     echo "install-deps: npm ci in tests/js"
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
