@@ -92,6 +92,7 @@ void profile_options_init(profile_options_t *o) {
     t->reduce_context_min_input = 20000;
     t->reduce_context_factor = 3;
     t->batch_min_calls = 3;
+    o->clock_skew_us = 1000;
 }
 
 profile_t *profile_new_empty(void) {
@@ -316,10 +317,13 @@ static int string_ptr_cmp(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Nodes by end time ascending, node_id descending: the last node ending at or
- * before a time is then the latest end with the smallest id (edge inference). */
+/* Nodes by end time ascending, then those that took no time before those that
+ * ran, then node_id descending: the last node ending at or before a time is
+ * the latest end with the smallest id, one that ran before one that did not
+ * (edge inference). */
 typedef struct end_order {
     int64_t end_us;
+    int ran; /* end > start */
     size_t node;
 } end_order_t;
 
@@ -327,7 +331,32 @@ static int end_order_cmp(const void *a, const void *b) {
     const end_order_t *x = a, *y = b;
     if (x->end_us != y->end_us)
         return x->end_us < y->end_us ? -1 : 1;
+    if (x->ran != y->ran)
+        return x->ran < y->ran ? -1 : 1;
     return x->node > y->node ? -1 : x->node < y->node; /* node index order = id order */
+}
+
+/* The first position of by_end[0..n) with end_us > t. */
+static size_t first_end_after(const end_order_t *by_end, size_t n, int64_t t) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (by_end[mid].end_us <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* "1.2 ms": a duration for warnings. */
+static void duration_text(int64_t us, char *out, size_t size) {
+    if (us < 1000)
+        text_format(out, size, "%lld us", (long long)us);
+    else if (us < 1000000)
+        text_format(out, size, "%.1f ms", (double)us / 1e3);
+    else
+        text_format(out, size, "%.1f s", (double)us / 1e6);
 }
 
 /* t += u; total follows input and output */
@@ -342,17 +371,63 @@ static void tokens_add(profile_tokens_t *t, const profile_tokens_t *u) {
 
 /* ---- step 2: the node of every span --------------------------------------- */
 
+/* The index of node `id` (a padded string: one of the trace's copies),
+ * created on first sight; -1 when out of memory. */
+static int64_t node_index(dag_t *dag, strmap_t *node_by_id, const char **node_names,
+                          size_t *node_count, const char *id) {
+    /* Keyed by the profile's own copy of the id: the copies lie together, so
+     * the key comparisons of the dependency lookups hit the cache where the
+     * trace's scattered strings missed. */
+    size_t len;
+    uint32_t hash = strmap_padded_key_hash_len(id, &len);
+    strmap_slot_t *slot = strmap_find_slot_padded(node_by_id, id, hash);
+    if (!slot)
+        return -1;
+    if (!slot->key) {
+        const char *copy = arena_strcopy(dag->arena, id, len);
+        if (!copy || strmap_fill(node_by_id, slot, copy, hash, *node_count) != 0)
+            return -1;
+        node_names[(*node_count)++] = copy;
+    }
+    return (int64_t)slot->value;
+}
+
+/* The node a span names for itself, NULL when it inherits its parent's. A
+ * node span without a node_id is still a node: named by its name, else its
+ * span_id. In a trace without node spans (`top_level`), each span directly
+ * under the run (or with no parent in the trace) is a node, named the same way. */
+static const char *own_node_id(const trace_t *trace, const span_t *s, const span_t *run,
+                               int top_level) {
+    if (s->node_id && s->node_id[0])
+        return s->node_id;
+    if (s->kind != SPAN_KIND_NODE && !top_level)
+        return NULL;
+    if (top_level) {
+        size_t parent;
+        const char *p = s->parent_span_id;
+        int under_run = !p || !p[0] || (run && strmap_padded_equal(p, run->span_id)) ||
+                        !trace_find_own_span(trace, p, &parent);
+        if (!under_run && s->kind != SPAN_KIND_NODE)
+            return NULL;
+    }
+    return s->name && s->name[0] ? s->name : s->span_id;
+}
+
 /* Sets node_of[i] to a provisional node index (creation order), NODE_NONE for
  * the run span and spans with no node above them. Parent chains are walked once
- * each: resolved spans are memoised, so this is linear. */
-static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
-                         const char **node_names, size_t *node_count, int64_t *node_of) {
+ * each: resolved spans are memoised, so this is linear. A parent that was
+ * rejected as invalid still passes on its node (trace_find_rejected). */
+static int resolve_nodes(dag_t *dag, const trace_t *trace, const span_t *run, int top_level,
+                         strmap_t *node_by_id, const char **node_names, size_t *node_count,
+                         int64_t *node_of) {
     size_t n = trace_span_count(trace);
     size_t *path = arena_alloc_uninit(dag->scratch, n * sizeof(*path));
     if (!path)
         return -1;
-    size_t missing_parents = 0, parent_cycles = 0, last_parent = 0;
-    const char *missing_example = NULL, *last_parent_id = NULL;
+    size_t missing_parents = 0, parent_cycles = 0, last_parent = 0, unnamed = 0;
+    size_t under_invalid = 0;
+    const char *missing_example = NULL, *last_parent_id = NULL, *invalid_example = NULL;
+    const char *invalid_node = NULL;
     for (size_t i = 0; i < n; i++)
         node_of[i] = NODE_UNRESOLVED;
     for (size_t i = 0; i < n; i++) {
@@ -374,22 +449,15 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
                 node_of[j] = NODE_NONE;
                 break;
             }
-            if (s->node_id && s->node_id[0]) {
-                /* Keyed by the profile's own copy of the id: the copies lie
-                 * together, so the key comparisons of the dependency lookups
-                 * hit the cache where the trace's scattered strings missed. */
-                size_t len;
-                uint32_t hash = strmap_padded_key_hash_len(s->node_id, &len);
-                strmap_slot_t *slot = strmap_find_slot_padded(node_by_id, s->node_id, hash);
-                if (!slot)
+            const char *own = own_node_id(trace, s, run, top_level);
+            if (own) {
+                if (own != s->node_id && s->kind == SPAN_KIND_NODE && !top_level &&
+                    unnamed++ < 10)
+                    dag_warn(dag, "node span %s has no node_id: profiled as node %s", s->span_id,
+                             own);
+                result = node_index(dag, node_by_id, node_names, node_count, own);
+                if (result < 0)
                     return -1;
-                if (!slot->key) {
-                    const char *copy = arena_strcopy(dag->arena, s->node_id, len);
-                    if (!copy || strmap_fill(node_by_id, slot, copy, hash, *node_count) != 0)
-                        return -1;
-                    node_names[(*node_count)++] = copy;
-                }
-                result = (int64_t)slot->value;
                 node_of[j] = result;
                 break;
             }
@@ -413,16 +481,51 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, strmap_t *node_by_id,
                 last_parent_id = s->parent_span_id;
                 last_parent = parent;
             } else {
-                if (!missing_example || strcmp(s->span_id, missing_example) < 0)
-                    missing_example = s->span_id;
-                missing_parents++;
-                break;
+                /* an invalid parent: its node, else its own parent's */
+                const char *rejected_node = NULL, *above = s->parent_span_id;
+                int found = 0;
+                for (size_t hops = 0; hops < 64 && above; hops++) {
+                    const char *next_above = NULL;
+                    if (trace_find_own_span(trace, above, &parent)) {
+                        found = 1;
+                        break;
+                    }
+                    if (!trace_find_rejected(trace, above, &rejected_node, &next_above))
+                        break;
+                    if (rejected_node)
+                        break;
+                    above = next_above;
+                }
+                if (rejected_node) {
+                    result = node_index(dag, node_by_id, node_names, node_count, rejected_node);
+                    if (result < 0)
+                        return -1;
+                    if (!invalid_example || strcmp(s->span_id, invalid_example) < 0) {
+                        invalid_example = s->span_id;
+                        invalid_node = rejected_node;
+                    }
+                    under_invalid++;
+                    break;
+                }
+                if (!found) {
+                    if (!missing_example || strcmp(s->span_id, missing_example) < 0)
+                        missing_example = s->span_id;
+                    missing_parents++;
+                    break;
+                }
             }
             j = parent;
         }
         for (size_t k = 0; k < len; k++)
             node_of[path[k]] = result;
     }
+    if (unnamed > 10)
+        dag_warn(dag, "%zu node spans without a node_id in all, each profiled as a node of its "
+                      "name (else its span_id)", unnamed);
+    if (under_invalid)
+        dag_warn(dag, "%zu span(s) under a span that was invalid count in that span's node "
+                      "(e.g. %s in node %s)",
+                 under_invalid, invalid_example, invalid_node);
     if (missing_parents)
         dag_warn(dag, "%zu span(s) name a parent that is not in the trace (e.g. %s); "
                       "they belong to no node unless they name one",
@@ -459,9 +562,43 @@ static void edges_compact(size_t nn, size_t *off, const size_t *end, size_t *lis
     off[nn] = w;
 }
 
-/* Depth-first search from every node in id order; an edge to a node still on
- * the stack closes a cycle and is dropped. The post-order is a topological
- * order with dependencies first. */
+/* Declared edges the timestamps contradict (the node started more than the
+ * clock-skew tolerance before its input ended) are reported, with the
+ * amount, and not used for timing: kept, they would make a node ready after
+ * it started and a path longer than the run. Dropped before cycles are
+ * broken, so a cycle loses an edge that disagrees with time first. */
+static void drop_contradicted_edges(dag_t *dag, const profile_node_t *nodes, size_t *off,
+                                    size_t *list, int64_t skew_us) {
+    size_t nn = dag->node_count, w = 0, dropped = 0;
+    for (size_t k = 0; k < nn; k++) {
+        size_t b = off[k], e = off[k + 1];
+        off[k] = w;
+        for (size_t i = b; i < e; i++) {
+            size_t d = list[i];
+            int64_t early_us = nodes[d].end_us - nodes[k].start_us;
+            if (early_us > skew_us) {
+                if (dropped++ < 10) {
+                    char amount[32];
+                    duration_text(early_us, amount, sizeof(amount));
+                    dag_warn(dag, "%s depends on %s but started %s before %s ended; "
+                                  "that dependency is not used for timing",
+                             nodes[k].node_id, nodes[d].node_id, amount, nodes[d].node_id);
+                }
+                continue;
+            }
+            list[w++] = d;
+        }
+    }
+    off[nn] = w;
+    if (dropped > 10)
+        dag_warn(dag, "%zu dependencies contradicted by the timestamps in all, none used for timing",
+                 dropped);
+}
+
+/* Depth-first search from every node in id order, dependencies in id order;
+ * an edge to a node still on the stack closes a cycle and is dropped (the
+ * edges that contradict time are gone by then). The post-order is a
+ * topological order with dependencies first. */
 static int break_cycles(dag_t *dag, size_t *off, size_t *list, const profile_node_t *nodes) {
     size_t nn = dag->node_count;
     unsigned char *color = arena_alloc(dag->scratch, nn + 1);
@@ -487,7 +624,8 @@ static int break_cycles(dag_t *dag, size_t *off, size_t *list, const profile_nod
                 if (color[v] == 1) {
                     dropped[ei] = 1;
                     if (cycles++ < 10)
-                        dag_warn(dag, "dependency cycle: edge %s -> %s dropped",
+                        dag_warn(dag, "dependency cycle: %s depends on %s, which depends on it "
+                                      "in turn; that dependency is not used",
                                  nodes[u].node_id, nodes[v].node_id);
                 } else if (color[v] == 0) {
                     color[v] = 1;
@@ -639,8 +777,14 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     if (!created_names || !node_of)
         goto oom;
     size_t nn = 0;
-    if (resolve_nodes(&dag, trace, &node_by_id, created_names, &nn, node_of) != 0)
+    /* A trace without node spans still has nodes: its top-level spans. */
+    int top_level = node_spans == 0 && named_spans == 0 && n > run_spans;
+    if (resolve_nodes(&dag, trace, run, top_level, &node_by_id, created_names, &nn, node_of) != 0)
         goto oom;
+    if (top_level)
+        dag_warn(&dag, "the trace has no node spans: its %zu top-level span(s) under the run are "
+                       "profiled as nodes, named by node_id, else name, else span_id",
+                 nn);
 
     /* nodes sorted by id; remap the provisional indexes */
     named_index_t *order = sort_names(S, created_names, nn);
@@ -698,6 +842,7 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     const char *model_source[MODEL_SOURCES]; /* a span's model pointer, per model index */
     int has_declared = 0;
     int64_t clamped_calls = 0;
+    size_t outside_spans = 0;
     for (size_t i = 0; i < n; i++) {
         const span_t *s = trace_span(trace, i);
         int64_t k = node_of[i];
@@ -730,6 +875,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 tool_span_at[tool_span_count++] = i;
                 tool_count[k]++;
             }
+        } else if (s->kind != SPAN_KIND_RUN) {
+            outside_spans++;
         }
         if (s->kind == SPAN_KIND_LLM) {
             const char *model = s->model && s->model[0] ? s->model : "unknown";
@@ -842,6 +989,32 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     for (size_t c = 0; c < loose_count; c++) {
         usage[loose[c].model].cost_usd += loose[c].cost_usd;
         sum->cost_usd += loose[c].cost_usd;
+        sum->outside_cost_usd += loose[c].cost_usd;
+        const span_t *ls = loose[c].span;
+        profile_tokens_t used = {.input = ls->input_tokens,
+                                 .output = ls->output_tokens,
+                                 .cache_read = ls->cache_read_tokens,
+                                 .cache_write = ls->cache_write_tokens,
+                                 .reasoning = ls->reasoning_tokens};
+        tokens_add(&sum->outside_tokens, &used);
+    }
+    sum->outside_calls = (int64_t)loose_count;
+    {
+        /* every span is in a node, is the run, or is named here */
+        size_t outside = 0;
+        const char *example = NULL;
+        for (size_t i = 0; outside_spans && i < n; i++) {
+            const span_t *s = trace_span(trace, i);
+            if (node_of[i] >= 0 || s->kind == SPAN_KIND_RUN)
+                continue;
+            if (!example || strcmp(s->span_id, example) < 0)
+                example = s->span_id;
+            outside++;
+        }
+        if (outside)
+            dag_warn(&dag, "%zu span(s) belong to no node (e.g. %s); their %lld llm call(s) are "
+                           "counted outside any node",
+                     outside, example, (long long)loose_count);
     }
     /* the run's tokens: every llm call counts under exactly one model */
     for (size_t m = 0; m < model_count; m++)
@@ -996,7 +1169,13 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 if (known)
                     d = rank[d];
                 if (!known) {
-                    if (unknown++ < 10)
+                    if (unknown++ >= 10)
+                        ;
+                    else if (trace_rejected_node(trace, s->depends_on[j]))
+                        dag_warn(&dag, "node %s depends on %s, whose every span was invalid "
+                                       "(dependency ignored)",
+                                 nodes[k].node_id, s->depends_on[j]);
+                    else
                         dag_warn(&dag, "node %s depends on unknown node %s (ignored)",
                                  nodes[k].node_id, s->depends_on[j]);
                 } else if (d == k) {
@@ -1016,42 +1195,63 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         if (!by_end)
             goto oom;
         for (size_t k = 0; k < nn; k++)
-            by_end[k] = (end_order_t){nodes[k].end_us, k};
+            by_end[k] = (end_order_t){nodes[k].end_us, nodes[k].end_us > nodes[k].start_us, k};
         qsort(by_end, nn, sizeof(*by_end), end_order_cmp);
         size_t count = 0;
         for (size_t k = 0; k < nn; k++) {
             dep_off[k] = dep_end[k] = count;
-            size_t lo = 0, hi = nn; /* first position with end > start */
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (by_end[mid].end_us <= nodes[k].start_us)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
+            /* The input must also have started strictly before the node:
+             * start times then rise along every edge, so no inferred edge
+             * closes a cycle (two nodes that took no time at one instant do
+             * not depend on each other). A node ending exactly at the start
+             * qualifies only if it ran; those sort last among equal ends. */
+            int64_t start = nodes[k].start_us;
+            size_t lo = first_end_after(by_end, nn, start);
+            if (lo > 0 && by_end[lo - 1].end_us == start && !by_end[lo - 1].ran)
+                lo = start > INT64_MIN ? first_end_after(by_end, lo, start - 1) : 0;
             if (lo == 0)
                 continue;
-            size_t pick = lo - 1;
-            if (by_end[pick].node == k) {
-                /* a zero-length node ends at its own start; take the next best */
-                if (pick == 0)
-                    continue;
-                pick--;
-            }
-            deps[count++] = by_end[pick].node;
+            deps[count++] = by_end[lo - 1].node;
             dep_end[k] = count;
         }
     }
     edges_compact(nn, dep_off, dep_end, deps);
+    if (has_declared)
+        drop_contradicted_edges(&dag, nodes, dep_off, deps, options->clock_skew_us);
     dag.dep_off = dep_off;
     dag.deps = deps;
     if (break_cycles(&dag, dag.dep_off, dag.deps, nodes) != 0 || build_reverse(&dag) != 0)
         goto oom;
 
     /* 5. timing */
-    /* without a run span, the run is the extent of its spans */
+    /* The profile window is the run span and every node: a node that ran
+     * before the run span or after it (another host's clock, a node left
+     * running) is inside the profile, and said to be outside the run span.
+     * Without a run span, the run is the extent of its spans. */
     int64_t run_start = run ? run->start_us : counts->min_start_us;
     int64_t run_end = run ? run->end_us : counts->max_end_us;
+    if (run && nn) {
+        int64_t before = 0, after = 0;
+        size_t outside = 0;
+        for (size_t k = 0; k < nn; k++) {
+            int64_t early = run->start_us - nodes[k].start_us, late = nodes[k].end_us - run->end_us;
+            if (early > before)
+                before = early;
+            if (late > after)
+                after = late;
+            outside += early > 0 || late > 0;
+        }
+        if (outside) {
+            char before_text[32], after_text[32];
+            duration_text(before, before_text, sizeof(before_text));
+            duration_text(after, after_text, sizeof(after_text));
+            dag_warn(&dag, "%zu node(s) ran outside the run span (up to %s before its start, "
+                           "up to %s after its end); the profile window covers them",
+                     outside, before_text, after_text);
+            run_start -= before;
+            run_end += after;
+        }
+    }
     dag.run_start_us = run_start;
     dag.run_end_us = run_end;
     sum->run_start_us = run_start;
@@ -1074,28 +1274,38 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                 ready = e;
             has_dep = 1;
         }
+        /* an input that ended after the node started did so within the
+         * clock-skew tolerance: the node had it when it started. A replay
+         * then waits for it, and differs from the trace. */
+        if (ready > nd->start_us) {
+            ready = nd->start_us;
+            replay_is_trace = 0;
+        }
         nd->ready_us = ready;
         nd->blocked_us = ready - run_start;
-        nd->queued_us = nd->start_us > ready ? nd->start_us - ready : 0;
+        nd->queued_us = nd->start_us - ready;
         dag.lag_us[k] = nd->start_us - ready;
         sum->work_us += nd->exec_us;
-        /* a replay starts no node before the run: inputs ready earlier make
-         * it differ from the trace */
-        if (has_dep && ready < run_start)
-            replay_is_trace = 0;
         if (k == 0 || nd->end_us - run_start > latest_end)
             latest_end = nd->end_us - run_start;
     }
     dag.replay_is_trace = replay_is_trace;
     dag.trace_end_us = latest_end;
-    /* CPM: forward pass for earliest finish, backward pass for latest start */
+    /* CPM: forward pass for earliest finish, backward pass for latest start.
+     * An edge within the clock-skew tolerance overlaps its input by
+     * overlap_us; the node may start that much before its input finishes, so
+     * no path is longer than the time its nodes spanned, nor the wall time. */
     int64_t ideal = 0;
     for (size_t t = 0; t < nn; t++) {
         size_t k = dag.topo[t];
         int64_t es = 0;
-        for (size_t i = dag.dep_off[k]; i < dag.dep_off[k + 1]; i++)
-            if (earliest_finish[dag.deps[i]] > es)
-                es = earliest_finish[dag.deps[i]];
+        for (size_t i = dag.dep_off[k]; i < dag.dep_off[k + 1]; i++) {
+            size_t d = dag.deps[i];
+            int64_t overlap_us = nodes[d].end_us - nodes[k].start_us;
+            int64_t from = earliest_finish[d] - (overlap_us > 0 ? overlap_us : 0);
+            if (from > es)
+                es = from;
+        }
         earliest_finish[k] = es + nodes[k].exec_us;
         if (earliest_finish[k] > ideal)
             ideal = earliest_finish[k];
@@ -1103,26 +1313,28 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
     for (size_t t = nn; t-- > 0;) {
         size_t k = dag.topo[t];
         int64_t lf = ideal;
-        for (size_t i = dag.rdep_off[k]; i < dag.rdep_off[k + 1]; i++)
-            if (latest_start[dag.rdeps[i]] < lf)
-                lf = latest_start[dag.rdeps[i]];
+        for (size_t i = dag.rdep_off[k]; i < dag.rdep_off[k + 1]; i++) {
+            size_t r = dag.rdeps[i];
+            int64_t overlap_us = nodes[k].end_us - nodes[r].start_us;
+            int64_t until = latest_start[r] + (overlap_us > 0 ? overlap_us : 0);
+            if (until < lf)
+                lf = until;
+        }
         latest_start[k] = lf - nodes[k].exec_us;
         nodes[k].slack_us = latest_start[k] - (earliest_finish[k] - nodes[k].exec_us);
     }
     sum->ideal_wall_us = ideal;
     sum->node_count = (int64_t)nn;
     sum->span_count = (int64_t)n;
-    if (sum->wall_us > 0) {
-        sum->parallelism = (double)sum->work_us / (double)sum->wall_us;
-        sum->schedule_efficiency = (double)ideal / (double)sum->wall_us;
-    } else {
-        sum->parallelism = 0;
-        sum->schedule_efficiency = 1;
-    }
+    sum->parallelism = sum->wall_us > 0 ? (double)sum->work_us / (double)sum->wall_us : 0;
+    /* a run that did no work could not have been scheduled better */
+    sum->schedule_efficiency =
+        sum->work_us > 0 && sum->wall_us > 0 ? (double)ideal / (double)sum->wall_us : 1;
 
     /* observed critical path: back from the latest-ending node */
     p->critical_path = arena_alloc_uninit(A, (nn + 1) * sizeof(char *)); /* count set below */
-    if (!p->critical_path)
+    size_t *path_nodes = arena_alloc_uninit(S, (nn + 1) * sizeof(size_t));
+    if (!p->critical_path || !path_nodes)
         goto oom;
     if (nn) {
         size_t cur = 0;
@@ -1132,8 +1344,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         size_t len = 0;
         for (;;) {
             nodes[cur].on_critical_path = true;
+            path_nodes[len] = cur;
             p->critical_path[len++] = nodes[cur].node_id;
-            sum->critical_path_us += nodes[cur].exec_us;
             size_t b = dag.dep_off[cur], e = dag.dep_off[cur + 1];
             if (b == e || len >= nn)
                 break;
@@ -1147,8 +1359,23 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             const char *tmp = p->critical_path[i];
             p->critical_path[i] = p->critical_path[len - 1 - i];
             p->critical_path[len - 1 - i] = tmp;
+            size_t t = path_nodes[i];
+            path_nodes[i] = path_nodes[len - 1 - i];
+            path_nodes[len - 1 - i] = t;
         }
         p->critical_path_count = len;
+        /* The time the path's nodes covered: the sum of their exec_us, less
+         * what overlapped within the clock-skew tolerance. In path order, a
+         * node counts from where the path so far had reached. */
+        int64_t covered_until = INT64_MIN;
+        for (size_t i = 0; i < len; i++) {
+            const profile_node_t *nd = &nodes[path_nodes[i]];
+            int64_t from = nd->start_us > covered_until ? nd->start_us : covered_until;
+            if (nd->end_us > from) {
+                sum->critical_path_us += nd->end_us - from;
+                covered_until = nd->end_us;
+            }
+        }
     }
 
     /* depends_on names per node, in id order */

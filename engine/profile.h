@@ -41,14 +41,15 @@ typedef struct profile_node {
     int64_t start_us; /* earliest start of the node's spans */
     int64_t end_us;   /* latest end */
     int64_t exec_us;  /* end - start */
-    int64_t ready_us; /* latest end of its dependencies, or the run start */
+    int64_t ready_us; /* latest end of its dependencies (at most its start), or the run start */
     int64_t blocked_us; /* ready - run start: waiting on inputs */
     int64_t queued_us;  /* max(0, start - ready): scheduling delay */
     int64_t slack_us;   /* CPM latest start - earliest start */
     bool on_critical_path; /* on the observed critical path */
     span_status_t status;  /* of the last attempt */
     int32_t retries;       /* node spans with attempt >= 1 */
-    const char **depends_on; /* node ids, sorted; unknown ids and cycle edges removed */
+    const char **depends_on; /* node ids, sorted: the edges used for timing (unknown ids,
+                              * edges the timestamps contradict and cycle edges removed) */
     size_t depends_on_count;
     profile_tokens_t tokens;
     double cost_usd;
@@ -71,13 +72,13 @@ typedef enum profile_edges {
 } profile_edges_t;
 
 typedef struct profile_summary {
-    int64_t run_start_us;
+    int64_t run_start_us;     /* the profile window: the run span and every node */
     int64_t wall_us;          /* run end - run start */
     int64_t work_us;          /* sum of node exec_us */
-    int64_t critical_path_us; /* sum of exec_us along the observed critical path */
-    int64_t ideal_wall_us;    /* longest dependency path weighted by exec_us */
+    int64_t critical_path_us; /* time covered by the nodes of the observed critical path */
+    int64_t ideal_wall_us;    /* longest dependency path weighted by exec_us (less clock skew) */
     double parallelism;         /* work / wall; 0 when wall is 0 */
-    double schedule_efficiency; /* ideal_wall / wall; 1 when wall is 0 */
+    double schedule_efficiency; /* ideal_wall / wall; 1 when the run did no work */
     int64_t node_count;
     int64_t span_count; /* distinct valid spans, run span included */
     profile_edges_t edges;
@@ -85,6 +86,11 @@ typedef struct profile_summary {
     double cost_usd;
     const char **unpriced_models; /* sorted, distinct */
     size_t unpriced_model_count;
+    /* llm calls that belong to no node: with the nodes' figures they make the
+     * run's, token for token and cent for cent */
+    profile_tokens_t outside_tokens;
+    double outside_cost_usd;
+    int64_t outside_calls;
 } profile_summary_t;
 
 typedef enum profile_bottleneck_type {
@@ -160,6 +166,11 @@ typedef struct profile_options {
     bool complete;         /* false: profiled after an idle timeout, no run span */
     int64_t profiled_at_us;
     profile_thresholds_t thresholds;
+    /* A declared dependency whose node started at most this long before its
+     * input ended is taken as clock skew between hosts: used, with the node's
+     * inputs ready at its start. Beyond it, the edge is reported and not used
+     * for timing. Default 1000 (1 ms); 0 allows no overlap. */
+    int64_t clock_skew_us;
 } profile_options_t;
 
 typedef struct profile {

@@ -37,6 +37,12 @@ struct trace {
     size_t warnings_dropped;
     int cut_strings_reported;
     size_t max_string;
+    size_t replays; /* identical re-deliveries */
+    /* spans rejected as invalid, for where their children belong */
+    strmap_t rejected_by_id, rejected_nodes;
+    int rejected_ready;
+    const char **rejected_node_of, **rejected_parent_of;
+    size_t rejected_count, rejected_cap;
 };
 
 trace_t *trace_new(void) {
@@ -61,6 +67,12 @@ void trace_free(trace_t *trace) {
     if (!trace)
         return;
     strmap_free(&trace->by_span_id);
+    if (trace->rejected_ready) {
+        strmap_free(&trace->rejected_by_id);
+        strmap_free(&trace->rejected_nodes);
+    }
+    free(trace->rejected_node_of);
+    free(trace->rejected_parent_of);
     arena_free(trace->arena);
     free(trace->spans);
     free(trace->warnings);
@@ -155,6 +167,104 @@ static void trace_summarize(trace_t *trace, const span_t *s, size_t index) {
         sum->max_end_us = s->end_us;
 }
 
+/* Remember an invalid span's node and parent: a node whose every span is
+ * invalid still exists for its children and for the nodes depending on it.
+ * Best effort: out of memory only loses that attribution. */
+static void trace_remember_rejected(trace_t *trace, const span_t *in) {
+    int failed = 0;
+    if (!trace->rejected_ready) {
+        if (strmap_init(&trace->rejected_by_id, 8) != 0)
+            return;
+        if (strmap_init(&trace->rejected_nodes, 8) != 0) {
+            strmap_free(&trace->rejected_by_id);
+            return;
+        }
+        trace->rejected_ready = 1;
+    }
+    size_t seen;
+    if (strmap_get(&trace->rejected_by_id, in->span_id, &seen))
+        return;
+    if (trace->rejected_count == trace->rejected_cap) {
+        size_t cap = trace->rejected_cap ? trace->rejected_cap * 2 : 8;
+        const char **nodes = realloc(trace->rejected_node_of, cap * sizeof(*nodes));
+        if (!nodes)
+            return;
+        trace->rejected_node_of = nodes;
+        const char **parents = realloc(trace->rejected_parent_of, cap * sizeof(*parents));
+        if (!parents)
+            return;
+        trace->rejected_parent_of = parents;
+        trace->rejected_cap = cap;
+    }
+    const char *id = trace_copy_string(trace, in->span_id, &failed);
+    const char *node = in->node_id && in->node_id[0] ? trace_copy_string(trace, in->node_id, &failed) : NULL;
+    const char *parent = in->parent_span_id && in->parent_span_id[0]
+                             ? trace_copy_string(trace, in->parent_span_id, &failed)
+                             : NULL;
+    if (failed || strmap_put(&trace->rejected_by_id, id, trace->rejected_count, NULL) < 0)
+        return;
+    if (node && strmap_put(&trace->rejected_nodes, node, trace->rejected_count, NULL) < 0)
+        return;
+    trace->rejected_node_of[trace->rejected_count] = node;
+    trace->rejected_parent_of[trace->rejected_count] = parent;
+    trace->rejected_count++;
+}
+
+int trace_find_rejected(const trace_t *trace, const char *span_id, const char **node_id,
+                        const char **parent_span_id) {
+    size_t at;
+    if (!trace->rejected_ready || !span_id || !strmap_get(&trace->rejected_by_id, span_id, &at))
+        return 0;
+    *node_id = trace->rejected_node_of[at];
+    *parent_span_id = trace->rejected_parent_of[at];
+    return 1;
+}
+
+int trace_rejected_node(const trace_t *trace, const char *node_id) {
+    size_t at;
+    return trace->rejected_ready && node_id && strmap_get(&trace->rejected_nodes, node_id, &at);
+}
+
+size_t trace_replay_count(const trace_t *trace) {
+    return trace->replays;
+}
+
+/* Strings equal as the trace stores them (cut at max bytes). */
+static int same_text(const char *stored, const char *in, size_t max) {
+    if (!stored || !in)
+        return !stored && !in;
+    return strncmp(stored, in, max) == 0 && strlen(stored) == strnlen(in, max);
+}
+
+/* `in` is the same span as the stored one: a replay, not a conflict. */
+static int same_span(const trace_t *trace, const span_t *stored, const span_t *in) {
+    size_t max = trace->max_string;
+    if (stored->kind != in->kind || stored->start_us != in->start_us ||
+        stored->end_us != in->end_us || stored->status != in->status ||
+        stored->attempt != in->attempt || stored->input_tokens != in->input_tokens ||
+        stored->output_tokens != in->output_tokens ||
+        stored->cache_read_tokens != in->cache_read_tokens ||
+        stored->cache_write_tokens != in->cache_write_tokens ||
+        stored->reasoning_tokens != in->reasoning_tokens ||
+        stored->depends_on_count != in->depends_on_count ||
+        stored->attribute_count != in->attribute_count)
+        return 0;
+    if (!same_text(stored->parent_span_id, in->parent_span_id, max) ||
+        !same_text(stored->dag_id, in->dag_id, max) || !same_text(stored->node_id, in->node_id, max) ||
+        !same_text(stored->name, in->name, max) || !same_text(stored->model, in->model, max) ||
+        !same_text(stored->provider, in->provider, max) ||
+        !same_text(stored->tool_name, in->tool_name, max))
+        return 0;
+    for (size_t i = 0; i < in->depends_on_count; i++)
+        if (!same_text(stored->depends_on[i], in->depends_on[i] ? in->depends_on[i] : "", max))
+            return 0;
+    for (size_t i = 0; i < in->attribute_count; i++)
+        if (!same_text(stored->attributes[i].key, in->attributes[i].key ? in->attributes[i].key : "", max) ||
+            !same_text(stored->attributes[i].value, in->attributes[i].value ? in->attributes[i].value : "", max))
+            return 0;
+    return 1;
+}
+
 static trace_add_result_t trace_reject(trace_t *trace, char *errstr, size_t errstr_size,
                                        const char *fmt, const char *a, const char *b) {
     char reason[512];
@@ -176,14 +286,18 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
     if (trace->trace_id && strncmp(trace->trace_id, in->trace_id, trace->max_string) != 0)
         return trace_reject(trace, errstr, errstr_size, "span %s belongs to trace %s, ignored",
                             in->span_id, in->trace_id);
-    if (in->end_us < in->start_us)
+    if (in->end_us < in->start_us) {
+        trace_remember_rejected(trace, in);
         return trace_reject(trace, errstr, errstr_size, "span %s: end_us < start_us, ignored",
                             in->span_id, NULL);
+    }
     /* Within +-2^62 us (146,000 years) every difference of two times fits in
      * an int64; beyond, nothing real is being described. */
-    if (in->start_us < -TRACE_MAX_ABS_TIME_US || in->end_us > TRACE_MAX_ABS_TIME_US)
+    if (in->start_us < -TRACE_MAX_ABS_TIME_US || in->end_us > TRACE_MAX_ABS_TIME_US) {
+        trace_remember_rejected(trace, in);
         return trace_reject(trace, errstr, errstr_size,
                             "span %s: timestamp out of range, ignored", in->span_id, NULL);
+    }
     /* hashed once for the duplicate check and the insert */
     size_t existing;
     uint32_t id_hash;
@@ -201,8 +315,19 @@ trace_add_result_t trace_add_span(trace_t *trace, const span_t *in, char *errstr
         duplicate = strmap_get_hashed(&trace->by_span_id, in->span_id, id_hash, &existing);
     }
     if (duplicate) {
-        if (errstr_size)
-            snprintf(errstr, errstr_size, "span %.200s: duplicate, first copy kept", in->span_id);
+        if (same_span(trace, &trace->spans[existing], in)) {
+            trace->replays++;
+            if (errstr_size)
+                snprintf(errstr, errstr_size, "span %.200s: replayed, first copy kept", in->span_id);
+        } else {
+            char warning[512];
+            snprintf(warning, sizeof(warning),
+                     "span %.200s: a different span reuses this span_id; the first one to arrive is kept",
+                     in->span_id);
+            trace_add_warning(trace, warning);
+            if (errstr_size)
+                snprintf(errstr, errstr_size, "%s", warning);
+        }
         return TRACE_ADD_DUPLICATE;
     }
 

@@ -21,7 +21,10 @@ typedef struct trace trace_t;
 
 typedef enum trace_add_result {
     TRACE_ADD_OK = 0,
-    TRACE_ADD_DUPLICATE = 1, /* same span_id seen before: ignored */
+    /* same span_id seen before: the first copy is kept. An identical copy is a
+     * replay (counted, trace_replay_count); a different span reusing the id is
+     * also warned about, by id. */
+    TRACE_ADD_DUPLICATE = 1,
     TRACE_ADD_INVALID = -1   /* rejected: reason in errstr and in the warnings */
 } trace_add_result_t;
 
@@ -63,6 +66,17 @@ typedef struct trace_summary {
     int64_t max_end_us;
 } trace_summary_t;
 const trace_summary_t *trace_summary(const trace_t *trace);
+
+/* Identical re-deliveries of a span seen so far (dropped, not warned). */
+size_t trace_replay_count(const trace_t *trace);
+
+/* A span rejected as invalid (end before start, time out of range) still
+ * says where its children belong: 1 with *node_id (NULL when it named none)
+ * and *parent_span_id (NULL when none) set when `span_id` is such a span. */
+int trace_find_rejected(const trace_t *trace, const char *span_id, const char **node_id,
+                        const char **parent_span_id);
+/* 1 when some rejected span named this node_id. */
+int trace_rejected_node(const trace_t *trace, const char *node_id);
 
 size_t trace_warning_count(const trace_t *trace);
 const char *trace_warning(const trace_t *trace, size_t index);
