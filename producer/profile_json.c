@@ -131,7 +131,14 @@ static void put_summary(json_writer_t *w, const profile_summary_t *summary) {
     put_double(w, summary->cost_usd);
     put(w, ",\"unpriced_models\":");
     put_string_array(w, summary->unpriced_models, summary->unpriced_model_count);
-    put(w, "}");
+    /* the llm calls of no node: with the nodes they make the run's totals */
+    put(w, ",\"outside_nodes\":{\"tokens\":");
+    put_tokens(w, &summary->outside_tokens);
+    put(w, ",\"cost_usd\":");
+    put_double(w, summary->outside_cost_usd);
+    put(w, ",\"calls\":");
+    put_int(w, summary->outside_calls);
+    put(w, "}}");
 }
 
 static void put_node(json_writer_t *w, const profile_node_t *node) {
@@ -480,6 +487,15 @@ static int read_summary(json_reader_t *r, json_t *root) {
         read_string_array(r, o, "summary", "unpriced_models", &s->unpriced_models,
                           &s->unpriced_model_count) != 0)
         return -1;
+    /* added later: a profile written before has none, and nothing outside */
+    if (json_object_get(o, "outside_nodes")) {
+        json_t *outside;
+        if (read_object(r, o, "summary", "outside_nodes", &outside) != 0 ||
+            read_tokens(r, outside, "outside_nodes", &s->outside_tokens) != 0 ||
+            read_double(r, outside, "outside_nodes", "cost_usd", &s->outside_cost_usd) != 0 ||
+            read_int(r, outside, "outside_nodes", "calls", &s->outside_calls) != 0)
+            return -1;
+    }
     return 0;
 }
 

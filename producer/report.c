@@ -447,6 +447,14 @@ static void summary(report_t *r) {
     summary_line(r, "tokens", value, note);
     format_cost(s->cost_usd, value, sizeof(value));
     summary_line(r, "cost", value, NULL);
+    if (s->outside_calls > 0) {
+        /* what no node accounts for, so the node rows add up to the totals */
+        format_cost(s->outside_cost_usd, value, sizeof(value));
+        format_count(s->outside_tokens.total, a, sizeof(a));
+        snprintf(note, sizeof(note), "%" PRId64 " llm call%s of no node, %s tokens",
+                 s->outside_calls, s->outside_calls == 1 ? "" : "s", a);
+        summary_line(r, "outside any node", value, note);
+    }
     if (s->unpriced_model_count > 0) {
         buf_t models = BUF_INIT;
         int rc = 0;

@@ -57,7 +57,17 @@ static const char profile_schema_json[] =
     "            {\"name\": \"total\", \"type\": \"long\"}\n"
     "          ]}},\n"
     "        {\"name\": \"cost_usd\", \"type\": \"double\"},\n"
-    "        {\"name\": \"unpriced_models\", \"type\": {\"type\": \"array\", \"items\": \"string\"}}\n"
+    "        {\"name\": \"unpriced_models\", \"type\": {\"type\": \"array\", \"items\": \"string\"}},\n"
+    "        {\"name\": \"outside_nodes\", \"type\": {\n"
+    "          \"type\": \"record\",\n"
+    "          \"name\": \"OutsideNodes\",\n"
+    "          \"fields\": [\n"
+    "            {\"name\": \"tokens\", \"type\": \"Tokens\"},\n"
+    "            {\"name\": \"cost_usd\", \"type\": \"double\"},\n"
+    "            {\"name\": \"calls\", \"type\": \"long\"}\n"
+    "          ]},\n"
+    "         \"default\": {\"tokens\": {\"input\": 0, \"output\": 0, \"cache_read\": 0, \"cache_write\": 0, \"reasoning\": 0, \"total\": 0},\n"
+    "                     \"cost_usd\": 0.0, \"calls\": 0}}\n"
     "      ]}},\n"
     "    {\"name\": \"by_model\", \"type\": {\"type\": \"map\", \"values\": {\n"
     "      \"type\": \"record\",\n"
@@ -370,6 +380,9 @@ static void put_summary(avro_out_t *o, const profile_summary_t *s) {
     put_tokens(o, &s->tokens);
     put_double(o, s->cost_usd);
     put_strings(o, "unpriced_models", s->unpriced_models, s->unpriced_model_count);
+    put_tokens(o, &s->outside_tokens); /* outside_nodes */
+    put_double(o, s->outside_cost_usd);
+    put_long(o, s->outside_calls);
 }
 
 static void put_node(avro_out_t *o, const profile_node_t *n) {
@@ -672,6 +685,12 @@ static int get_summary(avro_decoder_t *d, avro_value_t *root) {
     if (get_tokens(d, &v, &s->tokens) != 0 || get_double(d, &v, "cost_usd", &s->cost_usd) != 0 ||
         get_string_array(d, &v, "unpriced_models", &s->unpriced_models,
                          &s->unpriced_model_count) != 0)
+        return -1;
+    avro_value_t outside;
+    if (field(&d->codec, &v, "outside_nodes", &outside) != 0 ||
+        get_tokens(d, &outside, &s->outside_tokens) != 0 ||
+        get_double(d, &outside, "cost_usd", &s->outside_cost_usd) != 0 ||
+        get_long(d, &outside, "calls", &s->outside_calls) != 0)
         return -1;
     return 0;
 }

@@ -247,7 +247,7 @@ START_TEST(test_field_order_is_spec_order) {
     static const char *const summary[] = {
         "run_start_us", "wall_us", "work_us", "critical_path_us", "ideal_wall_us",
         "parallelism", "schedule_efficiency", "node_count", "span_count", "edges", "tokens",
-        "cost_usd", "unpriced_models"};
+        "cost_usd", "unpriced_models", "outside_nodes"};
     static const char *const node[] = {
         "node_id", "start_us", "end_us", "exec_us", "ready_us", "blocked_us", "queued_us",
         "slack_us", "on_critical_path", "status", "retries", "depends_on", "tokens",
@@ -262,7 +262,7 @@ START_TEST(test_field_order_is_spec_order) {
         size_t count;
     } checks[] = {
         {root, top, 13},
-        {json_object_get(root, "summary"), summary, 13},
+        {json_object_get(root, "summary"), summary, 14},
         {json_array_get(json_object_get(root, "nodes"), 0), node, 16},
         {json_object_get(json_object_get(root, "summary"), "tokens"), tokens_keys, 6},
         {json_array_get(json_object_get(root, "recommendations"), 0), rec, 6},
@@ -303,7 +303,9 @@ START_TEST(test_zero_nodes_exact) {
         "\"parallelism\":0,\"schedule_efficiency\":1,\"node_count\":0,\"span_count\":0,"
         "\"edges\":\"inferred\",\"tokens\":{\"input\":0,\"output\":0,\"cache_read\":0,"
         "\"cache_write\":0,\"reasoning\":0,\"total\":0},\"cost_usd\":0,"
-        "\"unpriced_models\":[]},\"by_model\":{},\"nodes\":[],\"critical_path\":[],"
+        "\"unpriced_models\":[],\"outside_nodes\":{\"tokens\":{\"input\":0,\"output\":0,"
+        "\"cache_read\":0,\"cache_write\":0,\"reasoning\":0,\"total\":0},"
+        "\"cost_usd\":0,\"calls\":0}},\"by_model\":{},\"nodes\":[],\"critical_path\":[],"
         "\"bottlenecks\":[],\"recommendations\":[],\"warnings\":[]}");
     assert_round_trip(json);
     free(json);
