@@ -8,8 +8,9 @@
  * path: profile_json_write, report_write_text, profile_avro_encode (and each
  * recommendation record), then profile_avro_decode of that encoding.
  *
- * Besides sanitizer reports, the harness aborts when an output breaks what its
- * header promises: JSON write -> read -> write gives the same bytes, an Avro
+ * Besides sanitizer reports, the harness aborts when a profile breaks one of
+ * the engine's invariants (tests/harness_invariants.h, on its JSON), or an
+ * output breaks what its header promises: JSON write -> read -> write gives the same bytes, an Avro
  * encoding decodes back to the same profile, a report is valid UTF-8 whose
  * lines end with '\n' and carry no trailing spaces or control characters. */
 #include <stdbool.h>
@@ -21,6 +22,7 @@
 
 #include "buf.h"
 #include "fuzz_checks.h"
+#include "harness_invariants.h"
 #include "pricing.h"
 #include "pricing_file.h"
 #include "profile.h"
@@ -125,6 +127,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     fuzz_check_json(profile, &json);
+    /* every figure possible, nothing unattributed, whatever the input */
+    char why[512] = "";
+    if (invariants_check_json(json.data, json.len, options.clock_skew_us, why, sizeof(why)) != 0)
+        fuzz_fail("profile breaks an invariant", why);
     fuzz_check_reports(profile);
     fuzz_check_avro(avro, profile, &json);
 
