@@ -1242,12 +1242,18 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
             outside += early > 0 || late > 0;
         }
         if (outside) {
-            char before_text[32], after_text[32];
-            duration_text(before, before_text, sizeof(before_text));
-            duration_text(after, after_text, sizeof(after_text));
-            dag_warn(&dag, "%zu node(s) ran outside the run span (up to %s before its start, "
-                           "up to %s after its end); the profile window covers them",
-                     outside, before_text, after_text);
+            char before_text[48] = "", after_text[48] = "";
+            if (before) {
+                duration_text(before, before_text, 32);
+                strcat(before_text, " before its start");
+            }
+            if (after) {
+                duration_text(after, after_text, 32);
+                strcat(after_text, " after its end");
+            }
+            dag_warn(&dag, "%zu node(s) ran outside the run span, by up to %s%s%s; "
+                           "the profile window covers them",
+                     outside, before_text, before && after ? " and " : "", after_text);
             run_start -= before;
             run_end += after;
         }

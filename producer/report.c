@@ -92,19 +92,9 @@ static void style(report_t *r, const char *ansi) {
 
 /* ---------------------------------------------------------------- text */
 
-/* Columns a code point takes in a terminal: a rough wcwidth() that does not
- * depend on the locale. */
+/* Columns a code point takes in a terminal (utf8.h), not one per code point. */
 static int codepoint_columns(uint32_t cp) {
-    if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
-        (cp >= 0xFE00 && cp <= 0xFE0F))
-        return 0;
-    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
-        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
-        (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD))
-        return 2;
-    return 1;
+    return utf8_columns(cp);
 }
 
 /* Append `text` to `dst` made safe for a terminal: tabs and line breaks become

@@ -25,4 +25,10 @@ uint32_t utf8_decode(const unsigned char *s, size_t len);
  * UTF-8 replaced. 0, or -1 when out of memory. */
 int utf8_json_string(buf_t *out, const char *text);
 
+/* Terminal columns of a printable code point, whatever the locale: 2 for East
+ * Asian wide and fullwidth characters and emoji, 0 for combining marks,
+ * zero-width characters, variation selectors and emoji modifiers, else 1.
+ * Text is padded by this, not by bytes or code points. */
+int utf8_columns(uint32_t cp);
+
 #endif
