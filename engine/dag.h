@@ -1,6 +1,8 @@
-/* dag.h -- the state shared by the two halves of profiling: profile.c builds
- * the node graph and its timing, advise.c finds bottlenecks and computes what
- * each recommendation would save. Internal to the engine. */
+/* dag.h -- the state profiling hands to advice. profile.c builds the node
+ * graph and its figures into a dag_t; advise.c then reads the finished
+ * figures and finds bottlenecks and what each recommendation would save.
+ * dag.c holds what both use (warnings, the replay); the direction is one way:
+ * profile.c -> advise.c -> dag.c, never back. Internal to the engine. */
 #ifndef DAGPROF_DAG_H
 #define DAGPROF_DAG_H
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dag.h"
 #include "harness_invariants.h"
 #include "pricing.h"
 #include "profile.h"
@@ -508,6 +509,25 @@ START_TEST(jaeger_critical_path_cases) {
 }
 END_TEST
 
+/* dag.c alone, without profiling: a graph by hand. a (0) and b (1) feed c
+ * (2); b waits 5 after its start (lag). Replay: a ends 10, b 5 + 20 = 25, c
+ * 25 + 1 + 4 = 30; without c's dependency on b, c ends 10 + 1 + 4 = 15. */
+START_TEST(dag_replay_alone) {
+    size_t dep_off[] = {0, 0, 0, 2}, deps[] = {0, 1}, topo[] = {0, 1, 2};
+    dag_t dag;
+    memset(&dag, 0, sizeof(dag));
+    dag.node_count = 3;
+    dag.dep_off = dep_off;
+    dag.deps = deps;
+    dag.topo = topo;
+    int64_t exec_us[] = {10, 20, 4}, lag_us[] = {0, 5, 1}, scratch[3];
+    ck_assert_int_eq(dag_replay(&dag, exec_us, lag_us, SIZE_MAX, SIZE_MAX, scratch), 30);
+    ck_assert_int_eq(scratch[1], 25);
+    ck_assert_int_eq(dag_replay(&dag, exec_us, lag_us, 2, 1, scratch), 25); /* b still ends last */
+    ck_assert_int_eq(scratch[2], 15);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("engine_cases");
     TCase *tc = tcase_create("cases");
@@ -522,6 +542,7 @@ int main(void) {
     tcase_add_test(tc, trace_of_llm_spans_only);
     tcase_add_test(tc, report_pads_by_display_width);
     tcase_add_test(tc, jaeger_critical_path_cases);
+    tcase_add_test(tc, dag_replay_alone);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
