@@ -339,6 +339,12 @@ START_TEST(node_with_every_span_invalid) {
     ck_assert_int_eq(p->summary.outside_calls, 1);
     ck_assert_double_eq_tol(p->summary.outside_cost_usd, 0.009, 1e-12); /* 0.006 + 0.003 */
     ck_assert_double_eq_tol(p->summary.cost_usd, 0.0135, 1e-12);
+    /* the text report has the line that makes the node rows add up */
+    buf_t out = BUF_INIT;
+    ck_assert_int_eq(report_write_text(p, NULL, &out), 0);
+    ck_assert_msg(strstr(out.data, "\n  outside any node     $0.0090        1 llm call of no node, "
+                                   "2,200 tokens\n") != NULL, "%s", out.data);
+    buf_free(&out);
     profile_free(p);
     pricing_free(pricing);
     trace_free(t);

@@ -228,6 +228,18 @@ static pricing_t *prop_pricing(void) {
     return p;
 }
 
+/* Some node of the profile lies outside the trace's run span. */
+static int outside_run(const trace_t *t, const profile_t *p) {
+    size_t run = trace_summary(t)->run;
+    if (run == SIZE_MAX)
+        return 0;
+    const span_t *r = trace_span(t, run);
+    for (size_t k = 0; k < p->node_count; k++)
+        if (p->nodes[k].start_us < r->start_us || p->nodes[k].end_us > r->end_us)
+            return 1;
+    return 0;
+}
+
 /* One trace: profile it and check everything; 0 when all holds. */
 static int check_case(uint64_t seed, const pricing_t *pricing) {
     rng_t r = {seed};
@@ -237,11 +249,14 @@ static int check_case(uint64_t seed, const pricing_t *pricing) {
     ck_assert_ptr_nonnull(t);
     int64_t tokens = 0;
     size_t accepted = 0;
+    int unnamed_accepted = 0;
     for (size_t i = 0; i < g.count; i++) {
         char err[256];
         trace_add_result_t rc = trace_add_span(t, &g.spans[i], err, sizeof(err));
         if (rc == TRACE_ADD_OK) {
             accepted++;
+            if (g.spans[i].kind == SPAN_KIND_NODE && (!g.spans[i].node_id || !g.spans[i].node_id[0]))
+                unnamed_accepted = 1;
             if (g.spans[i].kind == SPAN_KIND_LLM)
                 tokens += g.spans[i].input_tokens + g.spans[i].output_tokens;
         }
@@ -272,6 +287,12 @@ static int check_case(uint64_t seed, const pricing_t *pricing) {
         failed = 1;
     } else if (g.different_duplicate && !has_warning(p, "a different span reuses this span_id")) {
         snprintf(why, sizeof(why), "a reused span_id without a warning");
+        failed = 1;
+    } else if (unnamed_accepted && !has_warning(p, "has no node_id: profiled as node")) {
+        snprintf(why, sizeof(why), "a node span without node_id and no warning");
+        failed = 1;
+    } else if (outside_run(t, p) && !has_warning(p, "ran outside the run span")) {
+        snprintf(why, sizeof(why), "nodes outside the run span without a warning");
         failed = 1;
     } else if (trace_summary(t)->spans_of_kind[SPAN_KIND_NODE] == 0 && p->node_count == 0 &&
                accepted > trace_summary(t)->spans_of_kind[SPAN_KIND_RUN]) {
