@@ -321,6 +321,22 @@ static size_t first_end_after(const end_order_t *by_end, size_t n, int64_t t) {
     return lo;
 }
 
+/* A dependency that is not used: on an unknown node, or on the node itself. */
+typedef struct bad_dep {
+    size_t node;
+    const char *dep;
+    int self;
+} bad_dep_t;
+
+static int bad_dep_cmp(const void *a, const void *b) {
+    const bad_dep_t *x = a, *y = b;
+    if (x->node != y->node)
+        return x->node < y->node ? -1 : 1;
+    if (x->self != y->self)
+        return x->self ? -1 : 1;
+    return strcmp(x->dep, y->dep);
+}
+
 /* "1.2 ms": a duration for warnings. */
 static void duration_text(int64_t us, char *out, size_t size) {
     if (us < 1000)
@@ -342,6 +358,10 @@ static void tokens_add(profile_tokens_t *t, const profile_tokens_t *u) {
 }
 
 /* ---- step 2: the node of every span --------------------------------------- */
+
+static int span_id_cmp(const void *a, const void *b) {
+    return strcmp((*(const span_t *const *)a)->span_id, (*(const span_t *const *)b)->span_id);
+}
 
 /* The index of node `id` (a padded string: one of the trace's copies),
  * created on first sight; -1 when out of memory. */
@@ -400,6 +420,7 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, const span_t *run, in
     size_t under_invalid = 0;
     const char *missing_example = NULL, *last_parent_id = NULL, *invalid_example = NULL;
     const char *invalid_node = NULL;
+    size_t *unnamed_at = NULL; /* node spans without a node_id */
     for (size_t i = 0; i < n; i++)
         node_of[i] = NODE_UNRESOLVED;
     for (size_t i = 0; i < n; i++) {
@@ -423,10 +444,13 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, const span_t *run, in
             }
             const char *own = own_node_id(trace, s, run, top_level);
             if (own) {
-                if (own != s->node_id && s->kind == SPAN_KIND_NODE && !top_level &&
-                    unnamed++ < 10)
-                    dag_warn(dag, "node span %s has no node_id: profiled as node %s", s->span_id,
-                             own);
+                if (own != s->node_id && s->kind == SPAN_KIND_NODE && !top_level) {
+                    if (!unnamed_at)
+                        unnamed_at = arena_alloc_uninit(dag->scratch, n * sizeof(*unnamed_at));
+                    if (!unnamed_at)
+                        return -1;
+                    unnamed_at[unnamed++] = j;
+                }
                 result = node_index(dag, node_by_id, node_names, node_count, own);
                 if (result < 0)
                     return -1;
@@ -490,6 +514,21 @@ static int resolve_nodes(dag_t *dag, const trace_t *trace, const span_t *run, in
         }
         for (size_t k = 0; k < len; k++)
             node_of[path[k]] = result;
+    }
+    /* by span_id, so the warnings do not depend on the order spans arrived in */
+    const span_t **unnamed_spans = NULL;
+    if (unnamed) {
+        unnamed_spans = arena_alloc_uninit(dag->scratch, unnamed * sizeof(*unnamed_spans));
+        if (!unnamed_spans)
+            return -1;
+        for (size_t i = 0; i < unnamed; i++)
+            unnamed_spans[i] = trace_span(trace, unnamed_at[i]);
+        qsort(unnamed_spans, unnamed, sizeof(*unnamed_spans), span_id_cmp);
+    }
+    for (size_t i = 0; i < unnamed && i < 10; i++) {
+        const span_t *s = unnamed_spans[i];
+        dag_warn(dag, "node span %s has no node_id: profiled as node %s", s->span_id,
+                 own_node_id(trace, s, run, top_level));
     }
     if (unnamed > 10)
         dag_warn(dag, "%zu node spans without a node_id in all, each profiled as a node of its "
@@ -1106,7 +1145,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         goto oom;
     if (has_declared) {
         sum->edges = PROFILE_EDGES_DECLARED;
-        size_t unknown = 0;
+        size_t unknown = 0, bad_dep_count = 0;
+        bad_dep_t *bad_deps = NULL; /* unknown and self dependencies, for the warnings */
         for (size_t k = 0; k < nn; k++)
             dep_off[k + 1] += dep_off[k];
         memcpy(dep_end, dep_off, nn * sizeof(size_t));
@@ -1120,22 +1160,35 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
                                               strmap_padded_key_hash(s->depends_on[j]), &d);
                 if (known)
                     d = rank[d];
-                if (!known) {
-                    if (unknown++ >= 10)
-                        ;
-                    else if (trace_rejected_node(trace, s->depends_on[j]))
-                        dag_warn(&dag, "node %s depends on %s, whose every span was invalid "
-                                       "(dependency ignored)",
-                                 nodes[k].node_id, s->depends_on[j]);
-                    else
-                        dag_warn(&dag, "node %s depends on unknown node %s (ignored)",
-                                 nodes[k].node_id, s->depends_on[j]);
-                } else if (d == k) {
-                    dag_warn(&dag, "node %s depends on itself (ignored)", nodes[k].node_id);
+                if (!known || d == k) {
+                    if (!bad_deps)
+                        bad_deps = arena_alloc_uninit(S, declared_edges * sizeof(*bad_deps));
+                    if (!bad_deps)
+                        goto oom;
+                    bad_deps[bad_dep_count++] = (bad_dep_t){k, s->depends_on[j], known};
+                    unknown += !known;
                 } else {
                     deps[dep_end[k]++] = d;
                 }
             }
+        }
+        /* in node and id order, so the ones shown do not depend on arrival order */
+        if (bad_dep_count > 1)
+            qsort(bad_deps, bad_dep_count, sizeof(*bad_deps), bad_dep_cmp);
+        for (size_t b = 0, shown = 0; b < bad_dep_count && shown < 10; b++) {
+            const bad_dep_t *x = &bad_deps[b];
+            if (b > 0 && bad_dep_cmp(x, x - 1) == 0)
+                continue; /* another attempt of the node said the same */
+            shown++;
+            if (x->self)
+                dag_warn(&dag, "node %s depends on itself (ignored)", nodes[x->node].node_id);
+            else if (trace_rejected_node(trace, x->dep))
+                dag_warn(&dag, "node %s depends on %s, whose every span was invalid "
+                               "(dependency ignored)",
+                         nodes[x->node].node_id, x->dep);
+            else
+                dag_warn(&dag, "node %s depends on unknown node %s (ignored)",
+                         nodes[x->node].node_id, x->dep);
         }
         if (unknown > 10)
             dag_warn(&dag, "%zu dependencies on unknown nodes ignored in all", unknown);

@@ -8,12 +8,13 @@
  * invalid spans with children, llm calls under the run or under a missing
  * parent, traces of llm spans only. Every profile must hold every invariant
  * (harness_invariants.h) in its JSON, count every distinct valid span,
- * attribute every token the generator put in, and warn about what was
- * broken. DAGPROF_PROPERTY_CASES sets the number of traces (default 4000),
+ * attribute every token the generator put in, warn about what was broken,
+ * and give the same profile whatever order the spans arrived in. DAGPROF_PROPERTY_CASES sets the number of traces (default 4000),
  * DAGPROF_PROPERTY_SEED the first seed; a failure prints the seed and the
  * trace as JSON Lines. */
 #include <check.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ typedef struct gen {
     char dep_text[MAX_SPANS][MAX_DEPS][16];
     size_t count;
     /* what the generator broke, for the warnings it must cause */
-    int different_duplicate, unnamed_node_span;
+    int different_duplicate, unnamed_node_span, reused_ids;
 } gen_t;
 
 static const char *const models[] = {"claude-sonnet-4-5", "claude-haiku-4-5", "mystery-model"};
@@ -187,6 +188,7 @@ static void generate(rng_t *r, gen_t *g) {
         size_t from = (size_t)below(r, (int64_t)g->count);
         size_t i = g->count++;
         g->spans[i] = g->spans[from];
+        g->reused_ids = 1;
         if (chance(r, 50)) {
             g->spans[i].end_us += 7;
             if (g->spans[from].end_us >= g->spans[from].start_us)
@@ -238,6 +240,46 @@ static int outside_run(const trace_t *t, const profile_t *p) {
         if (p->nodes[k].start_us < r->start_us || p->nodes[k].end_us > r->end_us)
             return 1;
     return 0;
+}
+
+/* The profile of the trace's spans added in reverse order. */
+static profile_t *profile_reversed(const gen_t *g, const pricing_t *pricing) {
+    trace_t *t = trace_new();
+    char err[256];
+    for (size_t i = g->count; i-- > 0;)
+        (void)trace_add_span(t, &g->spans[i], err, sizeof(err));
+    profile_options_t o;
+    profile_options_init(&o);
+    profile_t *p = profile_compute(t, pricing, &o, err, sizeof(err));
+    trace_free(t);
+    return p;
+}
+
+static int string_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The JSON of p with its warnings sorted (their order follows arrival where
+ * they come from the trace, which is not a figure), as a string to free. */
+static char *canonical_json(const profile_t *p) {
+    buf_t json = BUF_INIT;
+    ck_assert_int_eq(profile_json_write(p, &json), 0);
+    json_t *root = json_loads(json.data, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    buf_free(&json);
+    const char **sorted = malloc((p->warning_count + 1) * sizeof(*sorted));
+    ck_assert_ptr_nonnull(sorted);
+    for (size_t i = 0; i < p->warning_count; i++)
+        sorted[i] = p->warnings[i];
+    qsort(sorted, p->warning_count, sizeof(*sorted), string_cmp);
+    json_t *warnings = json_array();
+    for (size_t i = 0; i < p->warning_count; i++)
+        json_array_append_new(warnings, json_string(sorted[i]));
+    json_object_set_new(root, "warnings", warnings);
+    free(sorted);
+    char *text = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(root);
+    return text;
 }
 
 /* One trace: profile it and check everything; 0 when all holds. */
@@ -298,6 +340,19 @@ static int check_case(uint64_t seed, const pricing_t *pricing) {
                accepted > trace_summary(t)->spans_of_kind[SPAN_KIND_RUN]) {
         snprintf(why, sizeof(why), "spans but no nodes");
         failed = 1;
+    }
+    if (!failed && !g.reused_ids) {
+        /* the figures do not depend on the order the spans arrived in */
+        profile_t *back = profile_reversed(&g, pricing);
+        ck_assert_ptr_nonnull(back);
+        char *a = canonical_json(p), *b = canonical_json(back);
+        if (strcmp(a, b) != 0) {
+            snprintf(why, sizeof(why), "the reversed arrival order gives another profile:\n%s", b);
+            failed = 1;
+        }
+        free(a);
+        free(b);
+        profile_free(back);
     }
     if (failed)
         fprintf(stderr, "%s\n", json.data);
