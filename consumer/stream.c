@@ -225,8 +225,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         size_t owned = s->owned_count;
         pthread_mutex_unlock(&s->lock);
         metrics_count_rebalance(s->metrics, 1);
-        log_event(LOG_INFO, "partitions_assigned", "count=%d strategy=%s partitions=%s owned=%zu",
-                  parts->cnt, strategy, list, owned);
+        log_event(LOG_INFO, "partitions_assigned", "count=%d owned=%zu strategy=%s partitions=%s",
+                  parts->cnt, owned, strategy, list);
         return;
     }
     int lost = rd_kafka_assignment_lost(rk);
@@ -255,8 +255,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     pthread_mutex_unlock(&s->lock);
     metrics_count_rebalance(s->metrics, 0);
     log_event(lost ? LOG_WARN : LOG_INFO, "partitions_revoked",
-              "count=%d strategy=%s partitions=%s owned=%zu lost=%d", parts->cnt, strategy, list,
-              owned, lost);
+              "count=%d left=%zu strategy=%s partitions=%s lost=%d", parts->cnt, owned, strategy,
+              list, lost);
 }
 
 static void stream_pause(stream_t *s, int pause) {
@@ -542,6 +542,26 @@ static void stream_batch_free(stream_t *s, batch_t *b) {
     free(b);
 }
 
+/* Up to `size` messages, waiting at most timeout_ms in all for the batch to
+ * fill, as rd_kafka_consume_batch_queue() does -- which is not used: in
+ * librdkafka 2.0.2 (its "Known Issues") a rebalance served during a batch
+ * call can lose messages, and with cooperative rebalancing the partitions
+ * that stay are consumed right through rebalances: the fault suite saw spans
+ * of a retained partition skipped (committed, never returned). One message
+ * per call has no such window and costs a queue lock per message. */
+static ssize_t stream_consume(stream_t *s, rd_kafka_message_t **msgs, size_t size, int timeout_ms) {
+    double deadline = mono_s() + timeout_ms / 1000.0;
+    size_t n = 0;
+    while (n < size) {
+        int left_ms = (int)((deadline - mono_s()) * 1000.0);
+        rd_kafka_message_t *m = rd_kafka_consume_queue(s->queue, left_ms > 0 ? left_ms : 0);
+        if (!m)
+            break;
+        msgs[n++] = m;
+    }
+    return (ssize_t)n;
+}
+
 /* Poll a batch (messages held back during a Redis outage first) and decode
  * it; malformed messages go to the dead-letter topic. NULL when nothing came. */
 static batch_t *stream_poll_batch(stream_t *s) {
@@ -559,8 +579,7 @@ static batch_t *stream_poll_batch(stream_t *s) {
         s->held_count -= from_held;
         b->n = (ssize_t)from_held;
     } else {
-        b->n = rd_kafka_consume_batch_queue(s->queue, s->opt->batch_timeout_ms, b->msgs,
-                                            (size_t)s->opt->batch_size);
+        b->n = stream_consume(s, b->msgs, (size_t)s->opt->batch_size, s->opt->batch_timeout_ms);
         if (b->n <= 0) {
             b->n = 0;
             goto empty;

@@ -79,10 +79,10 @@ export DAGPROF_METRICS_PORT=0
     >"$WORK/offline-loadgen.log" 2>&1
 "$DAGPROF" profile --format json "$WORK/spans.jsonl" >"$WORK/offline.jsonl"
 
-start_instance() { # name
+start_instance() { # name; sets STARTED (not in a subshell: PIDS must keep it)
     "$DAGPROF" run >"$WORK/$1.log" 2>&1 &
-    PIDS+=($!)
-    echo $!
+    STARTED=$!
+    PIDS+=("$STARTED")
 }
 wait_log() { # file needle timeout_s
     local until=$((SECONDS + $3))
@@ -95,8 +95,9 @@ now_ms() { date +%s%3N; }
 
 DAGPROF_TAIL_FROM_BEGINNING=true "$DAGPROF" tail --format json >"$WORK/tail.jsonl" 2>"$WORK/tail.log" &
 PIDS+=($!)
-A=$(start_instance run-a)
-B=$(start_instance run-b)
+start_instance run-a
+A=$STARTED
+start_instance run-b
 wait_log "$WORK/run-a.log" "event=partitions_assigned" 90
 wait_log "$WORK/run-b.log" "event=partitions_assigned" 90
 # both own partitions: the group has settled on two members
@@ -106,11 +107,12 @@ sleep 3
 GEN=$!
 sleep 3
 kill -KILL "$A"
-C=$(start_instance run-c)
+start_instance run-c
+C=$STARTED
 sleep 3
 kill -KILL "$C"
 LAST_KILL_MS=$(now_ms)
-D=$(start_instance run-d)
+start_instance run-d
 wait "$GEN"
 LOAD_END_MS=$(now_ms)
 echo "recovery.sh: $RUNS runs at $RATE spans/s; last kill at load+6 s; waiting up to ${DEADLINE_S} s"
