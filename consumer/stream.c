@@ -205,21 +205,22 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     char list[512];
     stream_partition_text(s, parts, list, sizeof(list));
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_resp_err_t rc;
         stream_update_owned(s, parts, 1);
         if (cooperative) {
             rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
             if (e) {
                 log_event(LOG_ERROR, "assign_failed", "error=\"%s\"", rd_kafka_error_string(e));
                 rd_kafka_error_destroy(e);
-            } else if (s->paused) {
-                rd_kafka_pause_partitions(rk, parts);
+            } else if (s->paused && (rc = rd_kafka_pause_partitions(rk, parts))) {
+                log_event(LOG_WARN, "pause_failed", "error=\"%s\"", rd_kafka_err2str(rc));
             }
         } else {
-            rd_kafka_resp_err_t rc = rd_kafka_assign(rk, parts);
+            rc = rd_kafka_assign(rk, parts);
             if (rc)
                 log_event(LOG_ERROR, "assign_failed", "error=\"%s\"", rd_kafka_err2str(rc));
-            else if (s->paused)
-                rd_kafka_pause_partitions(rk, parts);
+            else if (s->paused && (rc = rd_kafka_pause_partitions(rk, parts)))
+                log_event(LOG_WARN, "pause_failed", "error=\"%s\"", rd_kafka_err2str(rc));
         }
         pthread_mutex_lock(&s->lock);
         size_t owned = s->owned_count;
