@@ -48,8 +48,9 @@ typedef struct stream_options {
  *   owner; the others keep being consumed and profiled throughout.
  * - session.timeout.ms 6000 (Kafka's group.min.session.timeout.ms): a killed
  *   instance's partitions move within seconds, not librdkafka's 45 s. The mock
- *   broker also waits session.timeout.ms - 1 s in every join for members that
- *   may still come, so on the local stack this is the length of a rebalance.
+ *   broker also waits session.timeout.ms - 1 s for members to rejoin whenever
+ *   one joins or leaves, so on the local stack this is the length of a
+ *   rebalance.
  * - heartbeat.interval.ms 1000: a member learns of a rebalance within a second.
  * - max.poll.interval.ms 30000: the ingest loop polls every batch.timeout.ms;
  *   one stuck for 30 s (wedged, not merely waiting on Redis, which keeps

@@ -35,6 +35,7 @@ done
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD_DIR="${DAGPROF_BUILD_DIR:-$REPO_DIR/build}"
+unset DAGPROF_BUILD_DIR # dagprof refuses DAGPROF_* variables that name no option
 DAGPROF="$BUILD_DIR/dagprof"
 [ -x "$DAGPROF" ] || { echo "recovery.sh: build first ($DAGPROF missing)" >&2; exit 2; }
 WORK="$(mktemp -d /tmp/dagprof-recovery.XXXXXX)"
