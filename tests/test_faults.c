@@ -851,6 +851,25 @@ START_TEST(kill9_twice_within_3s) {
             (long long)((mono_ms() - last_kill_ms) / 1000), c.messages, c.repeats,
             survivor_after - survivor_before, under_load ? "" : " (the load ended before the last kill)");
     collector_check_revisions(&c, false);
+    /* the group settles with every partition owned once, and every delivered
+     * profile is in the delay histogram once */
+    int64_t settle = mono_ms() + FAULTS_PROCESS_S * 1000LL;
+    while (metric_value(&b, "dagprof_partitions_owned") + metric_value(&r, "dagprof_partitions_owned") != 4 ||
+           metric_value(&b, "dagprof_profile_delay_seconds_count") !=
+               metric_value(&b, "dagprof_profiles_published_total") ||
+           metric_value(&r, "dagprof_profile_delay_seconds_count") !=
+               metric_value(&r, "dagprof_profiles_published_total")) {
+        if (mono_ms() >= settle)
+            fail_with_log(r.log, "owned %lld + %lld partitions; delays %lld / %lld for %lld / %lld published",
+                          metric_value(&b, "dagprof_partitions_owned"), metric_value(&r, "dagprof_partitions_owned"),
+                          metric_value(&b, "dagprof_profile_delay_seconds_count"),
+                          metric_value(&r, "dagprof_profile_delay_seconds_count"),
+                          metric_value(&b, "dagprof_profiles_published_total"),
+                          metric_value(&r, "dagprof_profiles_published_total"));
+        collector_poll(&c, 200);
+    }
+    /* the replacement's assignment is counted */
+    ck_assert_int_gt(metric_value(&r, "dagprof_rebalances_total{type=\"assign\"}"), 0);
     if (harness_file_count(b.log, "left=0 strategy") != 0)
         fail_with_log(b.log, "the survivor gave up all its partitions in a rebalance");
     if (under_load)
@@ -997,7 +1016,7 @@ END_TEST
 /* One instance, a second joins, the first leaves with SIGTERM: partitions
  * move under load, and the new owner finishes the traces pending in them.
  * Nothing crashed, so no profile may come twice. */
-START_TEST(rebalance_under_load) {
+static void rebalance_under_load_run(const char *strategy) {
     enum { RUNS = 250, SEED = 202 };
     json_t *expected = json_object();
     expect_fleet(expected, RUNS, SEED, 0.05);
@@ -1028,12 +1047,26 @@ START_TEST(rebalance_under_load) {
     ck_assert_int_gt(metric_value(&b, "dagprof_profiles_published_total"), 0);
     ck_assert_uint_eq(c.repeats, 0);
     collector_check_revisions(&c, true);
+    /* the strategy configured is the one used */
+    ck_assert_uint_gt(harness_file_count(b.log, strategy), 0);
     instance_stop(&b);
     instance_release(&a);
     instance_release(&b);
     collector_free(&c);
     json_decref(expected);
     free(loadlog);
+}
+START_TEST(rebalance_under_load) {
+    rebalance_under_load_run("strategy=cooperative");
+}
+END_TEST
+
+/* Eager strategies still work when configured: every rebalance revokes all
+ * and assigns the new whole. */
+START_TEST(rebalance_under_load_eager) {
+    /* the instances inherit the test's environment */
+    ck_assert_int_eq(setenv("DAGPROF_KAFKA_PARTITION_ASSIGNMENT_STRATEGY", "range", 1), 0);
+    rebalance_under_load_run("strategy=eager");
 }
 END_TEST
 
@@ -1301,7 +1334,7 @@ int main(void) {
         {"kill9", setup, {kill9_during_load, kill9_between_publish_and_finish, NULL}},
         {"recovery", setup, {kill9_twice_within_3s, kill9_during_rebalance, NULL}},
         {"zombie", setup, {sigstop_past_session_then_sigcont, kill9_restart_same_instance_id, NULL}},
-        {"rebalance", setup, {rebalance_under_load, NULL}},
+        {"rebalance", setup, {rebalance_under_load, rebalance_under_load_eager, NULL}},
         {"redis", setup_persistent,
          {redis_restart_and_outage, redis_down_then_stop_and_kill9_loses_nothing,
           redis_outage_when_idle_health_recovers}},
