@@ -34,8 +34,11 @@
  * exit. Each partition keeps at most 5 MiB or 100000 message sets (producer
  * batches), dropping the oldest. Idempotent producers, consumer groups and
  * committed offsets work. A group whose last member left stays "joining" for
- * session.timeout.ms - 1 s (so the next consumer waits that long: use a short
- * session timeout in tests), and a group's first join waits ~3 s. */
+ * session.timeout.ms - 1 s (so the next consumer waits that long: dagprof
+ * run's default is 6 s), every join waits that long for members that may
+ * still come, a dead member is dropped only when its session expires, and a
+ * group's first join waits ~3 s. group.instance.id is kept but members are
+ * found by member id only: static membership is not honoured. */
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>

@@ -143,7 +143,8 @@ static int cmd_run(const config_t *cfg) {
     const char *consumer_defaults[] = {"group.id", config_get(cfg, "group.id"),
                                        "enable.auto.offset.store", "false",
                                        "auto.offset.reset", "earliest",
-                                       "fetch.wait.max.ms", "20", NULL};
+                                       "fetch.wait.max.ms", "20",
+                                       STREAM_GROUP_DEFAULTS, NULL};
     const char *producer_defaults[] = {"enable.idempotence", "true", "linger.ms", "5",
                                        "compression.type", "lz4", NULL};
     rd_kafka_conf_t *cconf = setup_kafka_conf(cfg, consumer_defaults, err, sizeof(err));

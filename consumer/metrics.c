@@ -8,9 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define METRICS_MAX_DEAD_KINDS 16
 #define METRICS_MAX_PARTITIONS 1024
+/* Upper bounds (s) of the profile delay buckets: tens of ms when healthy, up
+ * to the session timeout plus a lease (~40 s) after a crash. */
+static const double delay_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 120};
+#define METRICS_DELAY_BUCKETS (sizeof(delay_bounds) / sizeof(delay_bounds[0]))
 
 static const char *const counter_names[METRIC_COUNTER_COUNT][2] = {
     {"dagprof_spans_consumed_total", "Span messages read from the input topic"},
@@ -47,7 +52,16 @@ struct metrics {
     size_t partition_count;
     int healthy;
     char reason[256];
+    /* group membership and recovery */
+    uint64_t rebalances_assign, rebalances_revoke;
+    size_t owned;
+    double unassigned_s;       /* time without partitions, up to unassigned_since */
+    double unassigned_since;   /* monotonic s when the last stretch began; 0: assigned */
+    uint64_t delay_buckets[METRICS_DELAY_BUCKETS];
+    summary_t delay;
 };
+
+static int metrics_render_recovery(metrics_t *m, buf_t *out);
 
 static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
@@ -268,8 +282,78 @@ int metrics_render(metrics_t *m, buf_t *out) {
         if (m->lag[i] >= 0)
             rc |= buf_printf(out, "dagprof_consumer_lag{partition=\"%d\"} %lld\n", (int)m->partitions[i],
                              (long long)m->lag[i]);
+    rc |= metrics_render_recovery(m, out);
     rc |= buf_printf(out, "# HELP dagprof_up 1 when healthy, 0 when degraded\n# TYPE dagprof_up gauge\ndagprof_up %d\n",
                      m->healthy);
     pthread_mutex_unlock(&m->lock);
     return rc ? -1 : 0;
+}
+
+/* ---- group membership and recovery ----------------------------------------------- */
+
+static double metrics_mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void metrics_count_rebalance(metrics_t *m, int assign) {
+    pthread_mutex_lock(&m->lock);
+    if (assign)
+        m->rebalances_assign++;
+    else
+        m->rebalances_revoke++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_assigned(metrics_t *m, size_t owned) {
+    double now = metrics_mono_s();
+    pthread_mutex_lock(&m->lock);
+    if (owned == 0 && m->unassigned_since == 0)
+        m->unassigned_since = now;
+    else if (owned > 0 && m->unassigned_since != 0) {
+        m->unassigned_s += now - m->unassigned_since;
+        m->unassigned_since = 0;
+    }
+    m->owned = owned;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_observe_profile_delay(metrics_t *m, double seconds) {
+    if (seconds < 0)
+        seconds = 0; /* the due time is another host's clock after a move */
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < METRICS_DELAY_BUCKETS; i++)
+        if (seconds <= delay_bounds[i])
+            m->delay_buckets[i]++;
+    m->delay.count++;
+    m->delay.sum += seconds;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Called with the lock held. */
+static int metrics_render_recovery(metrics_t *m, buf_t *out) {
+    int rc = 0;
+    double unassigned = m->unassigned_s + (m->unassigned_since ? metrics_mono_s() - m->unassigned_since : 0);
+    rc |= buf_printf(out, "# HELP dagprof_rebalances_total Partition assignments and revocations by the group\n"
+                          "# TYPE dagprof_rebalances_total counter\n"
+                          "dagprof_rebalances_total{type=\"assign\"} %llu\n"
+                          "dagprof_rebalances_total{type=\"revoke\"} %llu\n",
+                     (unsigned long long)m->rebalances_assign, (unsigned long long)m->rebalances_revoke);
+    rc |= buf_printf(out, "# HELP dagprof_unassigned_seconds_total Time spent owning no partition of the input topic\n"
+                          "# TYPE dagprof_unassigned_seconds_total counter\n"
+                          "dagprof_unassigned_seconds_total %.3f\n",
+                     unassigned);
+    rc |= buf_printf(out, "# HELP dagprof_partitions_owned Partitions of the input topic owned now\n"
+                          "# TYPE dagprof_partitions_owned gauge\ndagprof_partitions_owned %zu\n",
+                     m->owned);
+    rc |= buf_puts(out, "# HELP dagprof_profile_delay_seconds Time from a trace becoming due to its profile being delivered\n"
+                        "# TYPE dagprof_profile_delay_seconds histogram\n");
+    for (size_t i = 0; i < METRICS_DELAY_BUCKETS; i++)
+        rc |= buf_printf(out, "dagprof_profile_delay_seconds_bucket{le=\"%g\"} %llu\n", delay_bounds[i],
+                         (unsigned long long)m->delay_buckets[i]);
+    rc |= buf_printf(out, "dagprof_profile_delay_seconds_bucket{le=\"+Inf\"} %llu\n"
+                          "dagprof_profile_delay_seconds_sum %.6f\ndagprof_profile_delay_seconds_count %llu\n",
+                     (unsigned long long)m->delay.count, m->delay.sum, (unsigned long long)m->delay.count);
+    return rc;
 }

@@ -53,6 +53,14 @@ void metrics_set_health(metrics_t *m, int ok, const char *reason);
 /* librdkafka statistics JSON: consumer lag per partition is taken from it. */
 void metrics_kafka_stats(metrics_t *m, const char *json, size_t len);
 
+/* Group membership and recovery: rebalances (assign = 1: partitions came,
+ * 0: partitions went), the partitions owned now (time with none is counted),
+ * and how long due traces waited to be published, as a histogram, so a stall
+ * after a crash shows in the tail buckets. */
+void metrics_count_rebalance(metrics_t *m, int assign);
+void metrics_set_assigned(metrics_t *m, size_t owned);
+void metrics_observe_profile_delay(metrics_t *m, double seconds);
+
 /* The /metrics text; and the /healthz state. */
 int metrics_render(metrics_t *m, buf_t *out);
 int metrics_healthy(metrics_t *m, char *reason, size_t reason_size);

@@ -41,6 +41,26 @@ typedef struct stream_options {
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the batch, commit, leave */
 } stream_options_t;
 
+/* Consumer group settings for a real-time profiler, as key, value pairs for
+ * the consumer's librdkafka configuration (the user's kafka.* override them;
+ * README "Crash recovery and rebalancing" has the measurements):
+ * - cooperative-sticky: a rebalance moves only the partitions that change
+ *   owner; the others keep being consumed and profiled throughout.
+ * - session.timeout.ms 6000 (Kafka's group.min.session.timeout.ms): a killed
+ *   instance's partitions move within seconds, not librdkafka's 45 s. The mock
+ *   broker also waits session.timeout.ms - 1 s for members to rejoin whenever
+ *   one joins or leaves, so on the local stack this is the length of a
+ *   rebalance.
+ * - heartbeat.interval.ms 1000: a member learns of a rebalance within a second.
+ * - max.poll.interval.ms 30000: the ingest loop polls every batch.timeout.ms;
+ *   one stuck for 30 s (wedged, not merely waiting on Redis, which keeps
+ *   polling) gives its partitions away instead of holding them 5 minutes. */
+#define STREAM_GROUP_DEFAULTS                                                  \
+    "partition.assignment.strategy", "cooperative-sticky",                   \
+    "session.timeout.ms", "6000",                                            \
+    "heartbeat.interval.ms", "1000",                                         \
+    "max.poll.interval.ms", "30000"
+
 /* Runs until *stop. Takes over both librdkafka configurations. Returns 0 after
  * a clean shutdown, -1 with errstr when Redis or Kafka cannot be reached at
  * start (fail fast) or a fatal error occurs. */
