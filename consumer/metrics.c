@@ -15,8 +15,8 @@
 static const char *const counter_names[METRIC_COUNTER_COUNT][2] = {
     {"dagprof_spans_consumed_total", "Span messages read from the input topic"},
     {"dagprof_spans_decoded_total", "Span messages decoded and valid"},
-    {"dagprof_spans_stored_total", "Spans newly stored in Redis"},
-    {"dagprof_spans_duplicate_total", "Spans already stored (replays, duplicate events)"},
+    {"dagprof_spans_stored_total", "Spans written to Redis (replays included: found at load)"},
+    {"dagprof_spans_duplicate_total", "Replayed or duplicate spans, dropped when their trace is loaded"},
     {"dagprof_spans_over_limit_total", "Spans refused by limit.spans.per.trace or limit.bytes.per.trace"},
     {"dagprof_traces_profiled_complete_total", "Profiles of traces with a run span"},
     {"dagprof_traces_profiled_incomplete_total", "Profiles after the idle timeout, without a run span"},
