@@ -1257,6 +1257,14 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     ph->redis_cpu_s = bench_proc_cpu_s(harness_redis_pid(redis));
     ph->broker_cpu_s = bench_proc_cpu_s(harness_kafka_pid(kafka));
     ph->redis_after = bench_redis_used_memory(rc_redis);
+    if (getenv("BENCH_REDIS_COMMANDSTATS")) {
+        /* where redis-server's CPU went, by command (scripts' inner calls included) */
+        redisReply *stats = redisCommand(rc_redis, "INFO commandstats");
+        if (stats && stats->type == REDIS_REPLY_STRING)
+            fprintf(stderr, "bench: %s redis-server commandstats:\n%s\n", ph->name, stats->str);
+        if (stats)
+            freeReplyObject(stats);
+    }
     bench_gauge_stop(&gauge);
     ph->produced = bench_topic_end(gauge.rk, opt->partitions);
     ph->lost_spans = ph->metrics.consumed < (double)ph->produced;
