@@ -19,9 +19,11 @@
  * -4 because the trace was profiled and its spans have expired (its
  * bookkeeping outlives the spans by one TTL to tell).
  *
- * The script's work is a fixed handful of calls per trace whatever its span
- * count: one APPEND of the whole batch of records, one HSET, one ZADD per
- * partition, and the TTLs renewed only when a quarter of the TTL has passed.
+ * The script's work is three calls per trace whatever its span count: one
+ * HMGET, one APPEND of the whole batch of records (its reply, the new length,
+ * tells a new key), one HSET; one ZADD per partition, and the TTLs renewed
+ * only when a quarter of the TTL has passed. Each call from Lua costs about
+ * a microsecond, so calls per trace are what redis-server's CPU follows.
  * Spans are not checked for replays here: a per-span HSETNX with its Lua
  * argument and table slot was most of redis-server's CPU (bench_e2e), and the
  * engine keeps one copy per span_id anyway, so replays are dropped at load.
@@ -35,34 +37,38 @@ static const char APPEND_LUA[] =
     "  local dkey, mkey = KEYS[2 * t], KEYS[2 * t + 1]\n"
     "  local trace_id, count, run_at, frames = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]\n"
     "  a = a + 4\n"
-    "  local len = redis.call('STRLEN', dkey)\n"
-    "  local m = redis.call('HMGET', mkey, 'rev', 'gen', 'lease', 'run', 'exp')\n"
-    "  local gen, refuse = tonumber(m[2] or '0'), nil\n"
-    "  if len == 0 and tonumber(m[1] or '0') > 0 then refuse = -4\n"
-    "  elseif len == 0 and max_open > 0 and redis.call('EXISTS', mkey) == 0 then\n"
+    "  local m = redis.call('HMGET', mkey, 'rev', 'gen', 'lease', 'run', 'exp', 'bytes')\n"
+    "  local rev, gen, len, refuse = tonumber(m[1] or '0'), tonumber(m[2] or '0'), tonumber(m[6] or '0'), nil\n"
+    "  if not m[1] and not m[2] and max_open > 0 then\n"
     "    open = open or redis.call('ZCARD', KEYS[1])\n"
     "    if open >= max_open then refuse = -3 else open = open + 1 end\n"
+    "  end\n"
+    "  local k, take = count, #frames\n"
+    "  if not refuse and (gen + count > max_spans or len + take > max_bytes) then\n"
+    "    k, take = 0, 0\n"
+    "    while k < count and gen + k < max_spans do\n"
+    "      local body = struct.unpack('>I4', frames, take + 1)\n"
+    "      if len + take + 4 + body > max_bytes then break end\n"
+    "      take = take + 4 + body; k = k + 1\n"
+    "    end\n"
+    "  end\n"
+    "  local stored = 0\n"
+    "  if not refuse and k > 0 then\n"
+    "    stored = redis.call('APPEND', dkey, k == count and frames or string.sub(frames, 1, take))\n"
+    "    if stored == take and rev > 0 then\n"
+    "      redis.call('DEL', dkey)\n"
+    "      refuse = -4\n"
+    "    end\n"
     "  end\n"
     "  if refuse then\n"
     "    result[t] = refuse\n"
     "  else\n"
-    "    local k, take = count, #frames\n"
-    "    if gen + count > max_spans or len + take > max_bytes then\n"
-    "      k, take = 0, 0\n"
-    "      while k < count and gen + k < max_spans do\n"
-    "        local body = struct.unpack('>I4', frames, take + 1)\n"
-    "        if len + take + 4 + body > max_bytes then break end\n"
-    "        take = take + 4 + body; k = k + 1\n"
-    "      end\n"
-    "      redis.call('HINCRBY', mkey, 'dropped', count - k)\n"
-    "    end\n"
+    "    if k < count then redis.call('HINCRBY', mkey, 'dropped', count - k) end\n"
     "    if k > 0 then\n"
-    "      if take == #frames then redis.call('APPEND', dkey, frames)\n"
-    "      else redis.call('APPEND', dkey, string.sub(frames, 1, take)) end\n"
-    "      local renew = len == 0 or not m[5] or now - tonumber(m[5]) > ttl * 250\n"
+    "      local renew = stored == take or not m[5] or now - tonumber(m[5]) > ttl * 250\n"
     "      local is_run = m[4] or (run_at > 0 and run_at <= k)\n"
-    "      local set = {'gen', gen + k}\n"
-    "      if is_run and not m[4] then set[3] = 'run'; set[4] = '1' end\n"
+    "      local set = {'gen', gen + k, 'bytes', stored}\n"
+    "      if is_run and not m[4] then set[5] = 'run'; set[6] = '1' end\n"
     "      if renew then set[#set + 1] = 'exp'; set[#set + 1] = now end\n"
     "      redis.call('HSET', mkey, unpack(set))\n"
     "      local due = now + (is_run and grace or idle)\n"
@@ -84,8 +90,11 @@ static const char APPEND_LUA[] =
 
 /* Lease the traces of one partition for loading. KEYS: the partition's due
  * set, then the data string and the meta hash of each trace; ARGV: the lease's
- * end (ms), then the trace ids. Returns per trace {0} when its spans expired
- * (it leaves the due set), else {1, gen, rev, run, dropped, pub, dupc}. One
+ * end (ms), then the trace ids. Returns per trace {0} when its bookkeeping
+ * expired (it leaves the due set), else {1, gen, rev, run, dropped, pub,
+ * dupc}; a trace whose records expired but not its bookkeeping is found by
+ * the GET and taken off the schedule by a finish (FINISH_GONE). A lease
+ * ended is lease 0 and lease_gen "", so finishing is one HSET. One
  * call per partition and batch, not per trace: a script call's own cost was
  * most of redis-server's CPU once appends were cheap (bench_e2e, INFO
  * commandstats). The records are read by a GET per trace sent right after in
@@ -105,13 +114,13 @@ static const char LOAD_LUA[] =
     "local out, lease, leased, gone = {}, ARGV[1], {}, {}\n"
     "for i = 1, #ARGV - 1 do\n"
     "  local dkey, mkey, id = KEYS[2 * i], KEYS[2 * i + 1], ARGV[i + 1]\n"
-    "  if redis.call('EXISTS', dkey) == 0 then\n"
+    "  local m = redis.call('HMGET', mkey, 'gen', 'rev', 'run', 'dropped', 'lease_gen', 'pub', 'dupc')\n"
+    "  if not m[1] then\n"
     "    gone[#gone + 1] = id\n"
     "    out[i] = {0}\n"
     "  else\n"
-    "    local m = redis.call('HMGET', mkey, 'gen', 'rev', 'run', 'dropped', 'lease_gen', 'pub', 'dupc')\n"
-    "    local gen, rev = m[1] or '0', m[2] or '0'\n"
-    "    if m[5] and m[5] ~= gen then rev = redis.call('HINCRBY', mkey, 'rev', 1) end\n"
+    "    local gen, rev = m[1], m[2] or '0'\n"
+    "    if m[5] and m[5] ~= '' and m[5] ~= gen then rev = redis.call('HINCRBY', mkey, 'rev', 1) end\n"
     "    redis.call('HSET', mkey, 'lease', lease, 'lease_gen', gen)\n"
     "    leased[#leased + 1] = lease; leased[#leased + 1] = id\n"
     "    out[i] = {1, gen, rev, m[3] or '0', m[4] or '0', m[6] or '0', m[7] or '0'}\n"
@@ -128,8 +137,9 @@ static const char LOAD_LUA[] =
  * after the load, in which case the next revision is due after the grace
  * period. Unchanged (mode 2: only replays came since the last publication): as
  * published but the revision stays. Not published (mode 0): due again at now +
- * delay, to retry. A loaded trace's meta always has 'gen'. One call per
- * partition and batch, as the load. */
+ * delay, to retry. Gone (mode 3: its records expired): off the schedule. A
+ * loaded trace's meta always has 'gen'. One call per partition and batch, as
+ * the load. */
 static const char FINISH_LUA[] =
     "local done = {}\n"
     "for i = 1, #KEYS - 1 do\n"
@@ -137,21 +147,20 @@ static const char FINISH_LUA[] =
     "  local gen, revision, id = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]\n"
     "  local at, mode = tonumber(ARGV[a + 4]) + tonumber(ARGV[a + 5]), ARGV[a + 6]\n"
     "  local m = redis.call('HMGET', mkey, 'rev', 'gen')\n"
-    "  if not m[2] then\n"
-    "    redis.call('ZREM', KEYS[1], id)\n"
+    "  if not m[2] or mode == '3' then\n"
+    "    if m[2] then redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '') end\n"
+    "    done[#done + 1] = id\n"
+    "  elseif mode == '0' then\n"
+    "    redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '')\n"
+    "    redis.call('ZADD', KEYS[1], at, id)\n"
     "  else\n"
-    "    redis.call('HDEL', mkey, 'lease', 'lease_gen')\n"
-    "    if mode == '0' then\n"
-    "      redis.call('ZADD', KEYS[1], at, id)\n"
+    "    if mode == '1' and tonumber(m[1] or '0') <= revision then\n"
+    "      redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '', 'rev', revision + 1, 'pub', ARGV[a + 7], 'dupc', ARGV[a + 8])\n"
     "    else\n"
-    "      if mode == '1' and tonumber(m[1] or '0') <= revision then\n"
-    "        redis.call('HSET', mkey, 'rev', revision + 1, 'pub', ARGV[a + 7], 'dupc', ARGV[a + 8])\n"
-    "      else\n"
-    "        redis.call('HSET', mkey, 'pub', ARGV[a + 7], 'dupc', ARGV[a + 8])\n"
-    "      end\n"
-    "      if m[2] == gen then done[#done + 1] = id\n"
-    "      else redis.call('ZADD', KEYS[1], at, id) end\n"
+    "      redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '', 'pub', ARGV[a + 7], 'dupc', ARGV[a + 8])\n"
     "    end\n"
+    "    if m[2] == gen then done[#done + 1] = id\n"
+    "    else redis.call('ZADD', KEYS[1], at, id) end\n"
     "  end\n"
     "end\n"
     "if #done > 0 then redis.call('ZREM', KEYS[1], unpack(done)) end\n"
@@ -744,7 +753,7 @@ static int64_t reply_int(const redisReply *r) {
 }
 
 /* What finishing a lease does (FINISH_LUA's mode). */
-enum { FINISH_RETRY = 0, FINISH_PUBLISHED = 1, FINISH_UNCHANGED = 2 };
+enum { FINISH_RETRY = 0, FINISH_PUBLISHED = 1, FINISH_UNCHANGED = 2, FINISH_GONE = 3 };
 
 /* The token handed out as a trace's gen: the records counted in the meta hash
  * and the distinct spans found among them, so the finish can tell what was
@@ -937,8 +946,12 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
                 continue;
             if (r->elements != 7 || (data->type != REDIS_REPLY_STRING && data->type != REDIS_REPLY_NIL))
                 goto unexpected;
-            if (data->type == REDIS_REPLY_NIL) /* expired between the two commands: due again at the lease's end */
+            if (data->type == REDIS_REPLY_NIL) { /* the records expired: off the schedule */
+                modes[n_unchanged] = FINISH_GONE;
+                nows[n_unchanged] = refs[i].due_ms;
+                unchanged[n_unchanged++] = (trace_store_done_t){t->partition, t->trace_id, 0, 0, 0};
                 continue;
+            }
             int64_t gen = reply_int(r->element[1]);
             t->revision = reply_int(r->element[2]);
             t->has_run = reply_int(r->element[3]) != 0;

@@ -5,7 +5,7 @@
  * Redis Cluster slot and each change is one atomic script:
  *
  *   <prefix>:v2:{<topic>:<partition>}:d:<trace_id>  string  the span records, appended
- *   <prefix>:v2:{<topic>:<partition>}:m:<trace_id>  hash    gen, rev, run, dropped, exp,
+ *   <prefix>:v2:{<topic>:<partition>}:m:<trace_id>  hash    gen, bytes, rev, run, dropped, exp,
  *                                                           lease, lease_gen, pub, dupc
  *   <prefix>:v2:{<topic>:<partition>}:due           zset    trace_id -> due time (ms)
  *
@@ -13,10 +13,10 @@
  * big-endian span_id length, the span_id, the span (Avro binary). Each batch
  * appends a trace's records with one APPEND inside one script per partition;
  * nothing is done per span in Redis. In the meta hash: gen counts the records
- * ever stored (replays included), rev the next revision, run whether the run
- * span came, dropped the spans refused by the limits, exp when the TTLs were
- * last renewed, lease/lease_gen the current load's lease and the gen it
- * covered, pub the distinct spans last published and dupc the replays already
+ * ever stored (replays included), bytes the string's length, rev the next
+ * revision, run whether the run span came, dropped the spans refused by the
+ * limits, exp when the TTLs were last renewed, lease/lease_gen the current
+ * load's lease and the gen it covered (0 and "" when none), pub the distinct spans last published and dupc the replays already
  * counted. Data written under another layout version (the HSETNX hash of
  * version 1, keys without ":v2") is never read.
  *

@@ -1458,6 +1458,7 @@ typedef struct bench_headline {
     double dagprof_us, redis_us, loadgen_us, reader_us; /* CPU µs per span */
     double cpu_ratio; /* (dagprof + redis) over the reader */
     double redis_bytes_per_span;
+    double span_bytes; /* the average encoded span, as the reader got it */
     double dagprof_rss_mb;
     double p99_due_to_profile_ms; /* at part load; NAN without phase 2 */
     const char *input_format;
@@ -1475,6 +1476,9 @@ static bench_headline_t bench_headline(const bench_phase_t *phases, size_t n) {
                       : NAN;
     h.cpu_ratio = h.reader_us > 0 ? (h.dagprof_us + h.redis_us) / h.reader_us : NAN;
     h.redis_bytes_per_span = f_bytes_span(max);
+    h.span_bytes = max->measure_floor && max->floor.messages > 0
+                       ? (double)max->floor.bytes / (double)max->floor.messages
+                       : NAN;
     h.dagprof_rss_mb = f_rss(max);
     h.p99_due_to_profile_ms = n > 1 ? phases[1].lat_p99 : NAN;
     h.input_format = "avro";
@@ -1497,6 +1501,7 @@ static void bench_print_json(const bench_headline_t *h) {
     bench_json_number("reader_cpu_us_per_span", h->reader_us, ",");
     bench_json_number("cpu_ratio", h->cpu_ratio, ",");
     bench_json_number("redis_bytes_per_span", h->redis_bytes_per_span, ",");
+    bench_json_number("span_bytes", h->span_bytes, ",");
     bench_json_number("dagprof_rss_mb", h->dagprof_rss_mb, ",");
     bench_json_number("p99_due_to_profile_ms", h->p99_due_to_profile_ms, ",");
     printf("\"input_format\":\"%s\"}\n", h->input_format);
@@ -1511,6 +1516,7 @@ static void bench_print_headline(const bench_headline_t *h) {
     printf("  %-40s %16.2f\n", "reader_cpu_us_per_span", h->reader_us);
     printf("  %-40s %16.2f\n", "cpu_ratio (dagprof+redis)/reader", h->cpu_ratio);
     printf("  %-40s %16.0f\n", "redis_bytes_per_span", h->redis_bytes_per_span);
+    printf("  %-40s %16.0f\n", "span_bytes (encoded, average)", h->span_bytes);
     printf("  %-40s %16.1f\n", "dagprof_rss_mb", h->dagprof_rss_mb);
     printf("  %-40s %16.1f\n", "p99_due_to_profile_ms", h->p99_due_to_profile_ms);
     printf("  %-40s %16s\n", "input_format", h->input_format);
