@@ -1489,7 +1489,7 @@ static void bench_json_number(const char *name, double v, const char *sep) {
     if (isnan(v) || isinf(v))
         printf("\"%s\":null%s", name, sep);
     else
-        printf("\"%s\":%.4g%s", name, v, sep);
+        printf("\"%s\":%.6g%s", name, v, sep);
 }
 
 static void bench_print_json(const bench_headline_t *h) {
