@@ -890,6 +890,9 @@ static void stream_process_due(profiler_t *pr) {
     trace_store_done_t *nothing = calloc(count, sizeof(*nothing));
     size_t n_nothing = 0;
     for (size_t i = 0; i < count; i++) {
+        /* the store finds at-least-once replays at load, each counted once */
+        if (traces[i].duplicates > 0)
+            metrics_count(s->metrics, METRIC_SPANS_DUPLICATE, (uint64_t)traces[i].duplicates);
         if (!traces[i].exists)
             continue;
         int rc = stream_profile_one(pr, &traces[i], refs[i].due_ms, lease_until_ms);

@@ -10,144 +10,160 @@
 #include <sys/time.h>
 
 /* Store a batch's spans of one partition. KEYS: the partition's due set, then
- * the span hash and the meta hash of each trace. ARGV: now, grace, idle, ttl,
- * max spans, max bytes, max open traces; then per trace its id, its span count,
- * its run marks ("" when none of its spans is a run span, else one '0' or '1'
- * per span) and (span_id, blob) per span. Returns per trace 0 when every span
- * was added, else a string of one digit per span: 0 added, 1 duplicate, 2 over
- * a limit, 3 refused because the partition has too many open traces, 4 refused
- * because the trace was profiled and its spans have expired (its bookkeeping
- * outlives the spans by one TTL to tell).
+ * the data string and the meta hash of each trace. ARGV: now, grace, idle,
+ * ttl, max spans, max bytes, max open traces; then per trace its id, its
+ * record count, the 1-based position of its first run span (0: none) and its
+ * records, already framed (see trace_store.h), as one argument. Returns per
+ * trace how many of its records were stored, in order (the rest were over a
+ * limit), or -3 when refused because the partition has too many open traces,
+ * -4 because the trace was profiled and its spans have expired (its
+ * bookkeeping outlives the spans by one TTL to tell).
  *
- * Redis work per trace is a fixed handful of calls whatever its span count:
- * one HMGET finds the duplicates, one HSET stores the rest (in chunks under
- * Lua's unpack limit), one ZADD per partition schedules every trace, and the
- * TTLs are renewed only when a quarter of the TTL has passed ('exp'). What is
- * left is the cost of each argument and table slot in Lua, so a span carries
- * two arguments and a trace whose spans were all added answers with one
- * integer (bench_e2e: the script was most of redis-server's CPU). New traces
- * of this call count towards the open limit as they are accepted. */
+ * The script's work is three calls per trace whatever its span count: one
+ * HMGET, one APPEND of the whole batch of records (its reply, the new length,
+ * tells a new key), one HSET; one ZADD per partition, and the TTLs renewed
+ * only when a quarter of the TTL has passed. Each call from Lua costs about
+ * a microsecond, so calls per trace are what redis-server's CPU follows.
+ * Spans are not checked for replays here: a per-span HSETNX with its Lua
+ * argument and table slot was most of redis-server's CPU (bench_e2e), and the
+ * engine keeps one copy per span_id anyway, so replays are dropped at load.
+ * Only a trace that would cross a limit has its records walked, to cut at the
+ * last one that fits. */
 static const char APPEND_LUA[] =
     "local now, grace, idle, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
     "local max_spans, max_bytes, max_open = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
     "local result, schedule, nsched, open, a = {}, {}, 0, nil, 8\n"
-    "local function chunked(cmd, key, list, step)\n"
-    "  local out = {}\n"
-    "  for c = 1, #list, step do\n"
-    "    local r = redis.call(cmd, key, unpack(list, c, math.min(c + step - 1, #list)))\n"
-    "    if type(r) == 'table' then for i = 1, #r do out[#out + 1] = r[i] end end\n"
-    "  end\n"
-    "  return out\n"
-    "end\n"
     "for t = 1, (#KEYS - 1) / 2 do\n"
-    "  local skey, mkey = KEYS[2 * t], KEYS[2 * t + 1]\n"
-    "  local trace_id, count, runs, first = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], a + 3\n"
-    "  a = first + 2 * count\n"
-    "  local n = redis.call('HLEN', skey)\n"
-    "  local m = redis.call('HMGET', mkey, 'rev', 'bytes', 'lease', 'run', 'gen', 'exp')\n"
-    "  local refuse\n"
-    "  if n == 0 and tonumber(m[1] or '0') > 0 then refuse = 4\n"
-    "  elseif n == 0 and max_open > 0 and redis.call('EXISTS', mkey) == 0 then\n"
+    "  local dkey, mkey = KEYS[2 * t], KEYS[2 * t + 1]\n"
+    "  local trace_id, count, run_at, frames = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]\n"
+    "  a = a + 4\n"
+    "  local m = redis.call('HMGET', mkey, 'rev', 'gen', 'lease', 'run', 'exp', 'bytes')\n"
+    "  local rev, gen, len, refuse = tonumber(m[1] or '0'), tonumber(m[2] or '0'), tonumber(m[6] or '0'), nil\n"
+    "  if not m[1] and not m[2] and max_open > 0 then\n"
     "    open = open or redis.call('ZCARD', KEYS[1])\n"
-    "    if open >= max_open then refuse = 3 else open = open + 1 end\n"
+    "    if open >= max_open then refuse = -3 else open = open + 1 end\n"
+    "  end\n"
+    "  local k, take = count, #frames\n"
+    "  if not refuse and (gen + count > max_spans or len + take > max_bytes) then\n"
+    "    k, take = 0, 0\n"
+    "    while k < count and gen + k < max_spans do\n"
+    "      local body = struct.unpack('>I4', frames, take + 1)\n"
+    "      if len + take + 4 + body > max_bytes then break end\n"
+    "      take = take + 4 + body; k = k + 1\n"
+    "    end\n"
+    "  end\n"
+    "  local stored = 0\n"
+    "  if not refuse and k > 0 then\n"
+    "    stored = redis.call('APPEND', dkey, k == count and frames or string.sub(frames, 1, take))\n"
+    "    if stored == take and rev > 0 then\n"
+    "      redis.call('DEL', dkey)\n"
+    "      refuse = -4\n"
+    "    end\n"
     "  end\n"
     "  if refuse then\n"
-    "    result[t] = string.rep(refuse, count)\n"
+    "    result[t] = refuse\n"
     "  else\n"
-    "    local have = {}\n"
-    "    if n > 0 then\n"
-    "      local ids = {}\n"
-    "      for i = 0, count - 1 do ids[i + 1] = ARGV[first + 2 * i] end\n"
-    "      local found = chunked('HMGET', skey, ids, 1000)\n"
-    "      for i = 1, count do if found[i] then have[ids[i]] = true end end\n"
-    "    end\n"
-    "    local bytes, fields, nf, added, dropped, run = tonumber(m[2] or '0'), {}, 0, 0, 0, m[4]\n"
-    "    local marks = runs ~= ''\n"
-    "    local out\n"
-    "    for i = 0, count - 1 do\n"
-    "      local id, blob = ARGV[first + 2 * i], ARGV[first + 2 * i + 1]\n"
-    "      local len, o = #blob, 0\n"
-    "      if have[id] then o = 1\n"
-    "      elseif n >= max_spans or bytes + len > max_bytes then o = 2; dropped = dropped + 1\n"
-    "      else\n"
-    "        have[id] = true\n"
-    "        fields[nf + 1] = id; fields[nf + 2] = blob; nf = nf + 2\n"
-    "        n = n + 1; bytes = bytes + len; added = added + 1\n"
-    "        if marks and string.byte(runs, i + 1) == 49 then run = '1' end\n"
-    "      end\n"
-    "      if o ~= 0 and not out then\n"
-    "        out = {}\n"
-    "        for j = 1, i do out[j] = 0 end\n"
-    "      end\n"
-    "      if out then out[i + 1] = o end\n"
-    "    end\n"
-    "    result[t] = out and table.concat(out) or 0\n"
-    "    if dropped > 0 then redis.call('HINCRBY', mkey, 'dropped', dropped) end\n"
-    "    if added > 0 then\n"
-    "      chunked('HSET', skey, fields, 2000)\n"
-    "      local gen = tonumber(m[5] or '0') + added\n"
-    "      local renew = not m[6] or now - tonumber(m[6]) > ttl * 250\n"
-    "      local set = {'gen', gen, 'bytes', bytes}\n"
-    "      if run then set[5] = 'run'; set[6] = '1' end\n"
+    "    if k < count then redis.call('HINCRBY', mkey, 'dropped', count - k) end\n"
+    "    if k > 0 then\n"
+    "      local renew = stored == take or not m[5] or now - tonumber(m[5]) > ttl * 250\n"
+    "      local is_run = m[4] or (run_at > 0 and run_at <= k)\n"
+    "      local set = {'gen', gen + k, 'bytes', stored}\n"
+    "      if is_run and not m[4] then set[5] = 'run'; set[6] = '1' end\n"
     "      if renew then set[#set + 1] = 'exp'; set[#set + 1] = now end\n"
     "      redis.call('HSET', mkey, unpack(set))\n"
-    "      local due = now + (run and grace or idle)\n"
+    "      local due = now + (is_run and grace or idle)\n"
     "      local lease = tonumber(m[3] or '0')\n"
     "      if lease > due then due = lease end\n"
     "      schedule[nsched + 1] = due; schedule[nsched + 2] = trace_id; nsched = nsched + 2\n"
     "      if renew then\n"
-    "        redis.call('EXPIRE', skey, ttl)\n"
+    "        redis.call('EXPIRE', dkey, ttl)\n"
     "        redis.call('EXPIRE', mkey, 2 * ttl)\n"
     "      end\n"
     "    end\n"
+    "    result[t] = k\n"
     "  end\n"
     "end\n"
-    "chunked('ZADD', KEYS[1], schedule, 2000)\n"
+    "for c = 1, nsched, 2000 do\n"
+    "  redis.call('ZADD', KEYS[1], unpack(schedule, c, math.min(c + 1999, nsched)))\n"
+    "end\n"
     "return result\n";
 
-/* Lease a trace for loading: {exists, gen, rev, run, dropped}. The spans are
- * read by an HVALS sent right after in the same pipeline: passed through Lua,
- * every blob was converted twice, and loads cost redis-server more than the
- * appends of the same spans (bench_e2e). A span added between the two commands
- * is in the blobs but not in gen, so finishing sees gen moved and profiles the
- * trace again: nothing is missed. The trace is leased until ARGV[2] (ms): it
- * leaves the due schedule until then, so no instance profiles it twice at once;
- * a crashed holder's lease runs out and the partition's owner takes the trace up
- * again. The lease remembers how many spans it covered (lease_gen): when an
- * unfinished lease is found and spans came since, the crashed holder may have
- * published that revision already, so this load takes the next one -- one
- * profile_id never names two contents. A trace whose spans expired leaves the
- * due set here. */
+/* Lease the traces of one partition for loading. KEYS: the partition's due
+ * set, then the data string and the meta hash of each trace; ARGV: the lease's
+ * end (ms), then the trace ids. Returns per trace {0} when its bookkeeping
+ * expired (it leaves the due set), else {1, gen, rev, run, dropped, pub,
+ * dupc}; a trace whose records expired but not its bookkeeping is found by
+ * the GET and taken off the schedule by a finish (FINISH_GONE). A lease
+ * ended is lease 0 and lease_gen "", so finishing is one HSET. One
+ * call per partition and batch, not per trace: a script call's own cost was
+ * most of redis-server's CPU once appends were cheap (bench_e2e, INFO
+ * commandstats). The records are read by a GET per trace sent right after in
+ * the same pipeline and decoded from hiredis' reply buffer: passed through
+ * Lua, every byte would be copied twice more. A span added between the two
+ * commands is in the records but not in gen, so finishing sees gen moved and
+ * profiles the trace again: nothing is missed. The trace is leased until the
+ * lease's end: it leaves the due schedule until then, so no instance profiles
+ * it twice at once; a crashed holder's lease runs out and the partition's
+ * owner takes the trace up again. The lease remembers how many spans it
+ * covered (lease_gen): when an unfinished lease is found and spans came since,
+ * the crashed holder may have published that revision already, so this load
+ * takes the next one -- one profile_id never names two contents. 'pub' is the
+ * count of distinct spans last published and 'dupc' the replays already
+ * counted (both written by the finish). */
 static const char LOAD_LUA[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-    "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
-    "  return {0}\n"
+    "local out, lease, leased, gone = {}, ARGV[1], {}, {}\n"
+    "for i = 1, #ARGV - 1 do\n"
+    "  local dkey, mkey, id = KEYS[2 * i], KEYS[2 * i + 1], ARGV[i + 1]\n"
+    "  local m = redis.call('HMGET', mkey, 'gen', 'rev', 'run', 'dropped', 'lease_gen', 'pub', 'dupc')\n"
+    "  if not m[1] then\n"
+    "    gone[#gone + 1] = id\n"
+    "    out[i] = {0}\n"
+    "  else\n"
+    "    local gen, rev = m[1], m[2] or '0'\n"
+    "    if m[5] and m[5] ~= '' and m[5] ~= gen then rev = redis.call('HINCRBY', mkey, 'rev', 1) end\n"
+    "    redis.call('HSET', mkey, 'lease', lease, 'lease_gen', gen)\n"
+    "    leased[#leased + 1] = lease; leased[#leased + 1] = id\n"
+    "    out[i] = {1, gen, rev, m[3] or '0', m[4] or '0', m[6] or '0', m[7] or '0'}\n"
+    "  end\n"
     "end\n"
-    "local m = redis.call('HMGET', KEYS[2], 'gen', 'rev', 'run', 'dropped', 'lease_gen')\n"
-    "local gen, rev = m[1] or '0', m[2] or '0'\n"
-    "if m[5] and m[5] ~= gen then rev = redis.call('HINCRBY', KEYS[2], 'rev', 1) end\n"
-    "redis.call('HSET', KEYS[2], 'lease', ARGV[2], 'lease_gen', gen)\n"
-    "redis.call('ZADD', KEYS[3], 'XX', ARGV[2], ARGV[1])\n"
-    "return {1, gen, rev, m[3] or '0', m[4] or '0'}\n";
+    "if #leased > 0 then redis.call('ZADD', KEYS[1], 'XX', unpack(leased)) end\n"
+    "if #gone > 0 then redis.call('ZREM', KEYS[1], unpack(gone)) end\n"
+    "return out\n";
 
-/* End a lease. Published (ARGV[6] = 1): count the next revision, and leave the
- * due set unless spans were added after the load, in which case the next
- * revision is due after the grace period. Not published: due again at ARGV[4]
- * + ARGV[5], to retry. A loaded trace's meta always has 'gen'. */
+/* End the leases of one partition's traces. KEYS: the due set, then each
+ * trace's meta hash. ARGV per trace: gen, revision, trace_id, now, delay,
+ * mode, distinct spans, replays. Published (mode 1): count the next revision,
+ * remember what was published, and leave the due set unless spans were added
+ * after the load, in which case the next revision is due after the grace
+ * period. Unchanged (mode 2: only replays came since the last publication): as
+ * published but the revision stays. Not published (mode 0): due again at now +
+ * delay, to retry. Gone (mode 3: its records expired): off the schedule. A
+ * loaded trace's meta always has 'gen'. One call per partition and batch, as
+ * the load. */
 static const char FINISH_LUA[] =
-    "local m = redis.call('HMGET', KEYS[1], 'rev', 'gen')\n"
-    "if not m[2] then\n"
-    "  redis.call('ZREM', KEYS[2], ARGV[3])\n"
-    "  return 0\n"
+    "local done = {}\n"
+    "for i = 1, #KEYS - 1 do\n"
+    "  local mkey, a = KEYS[i + 1], 8 * (i - 1)\n"
+    "  local gen, revision, id = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]\n"
+    "  local at, mode = tonumber(ARGV[a + 4]) + tonumber(ARGV[a + 5]), ARGV[a + 6]\n"
+    "  local m = redis.call('HMGET', mkey, 'rev', 'gen')\n"
+    "  if not m[2] or mode == '3' then\n"
+    "    if m[2] then redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '') end\n"
+    "    done[#done + 1] = id\n"
+    "  elseif mode == '0' then\n"
+    "    redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '')\n"
+    "    redis.call('ZADD', KEYS[1], at, id)\n"
+    "  else\n"
+    "    if mode == '1' and tonumber(m[1] or '0') <= revision then\n"
+    "      redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '', 'rev', revision + 1, 'pub', ARGV[a + 7], 'dupc', ARGV[a + 8])\n"
+    "    else\n"
+    "      redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '', 'pub', ARGV[a + 7], 'dupc', ARGV[a + 8])\n"
+    "    end\n"
+    "    if m[2] == gen then done[#done + 1] = id\n"
+    "    else redis.call('ZADD', KEYS[1], at, id) end\n"
+    "  end\n"
     "end\n"
-    "redis.call('HDEL', KEYS[1], 'lease', 'lease_gen')\n"
-    "if ARGV[6] ~= '1' then\n"
-    "  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[3])\n"
-    "  return 1\n"
-    "end\n"
-    "if tonumber(m[1] or '0') <= tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'rev', tonumber(ARGV[2]) + 1) end\n"
-    "if m[2] == ARGV[1] then redis.call('ZREM', KEYS[2], ARGV[3])\n"
-    "else redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[3]) end\n"
+    "if #done > 0 then redis.call('ZREM', KEYS[1], unpack(done)) end\n"
     "return 1\n";
 
 enum { SCRIPT_APPEND, SCRIPT_LOAD, SCRIPT_FINISH, SCRIPT_COUNT };
@@ -427,19 +443,20 @@ uint64_t trace_store_commands(const trace_store_t *store) {
     return store->commands;
 }
 
-/* A key as one argument: <prefix>:{<topic>:<partition>}:<kind>[:<trace_id>].
+/* A key as one argument: <prefix>:v2:{<topic>:<partition>}:<kind>[:<trace_id>].
  * The braces are a cluster hash tag: a partition's keys share a slot, so its
- * scripts may touch them together. */
+ * scripts may touch them together. "v2" is the layout's version: data of
+ * another layout is never read as this one. */
 static void pipeline_key(pipeline_t *pl, const trace_store_t *store, int32_t partition,
                          const char *kind, const char *trace_id) {
     char head[64];
     int part_len = snprintf(head, sizeof(head), ":%d}:", (int)partition);
     size_t prefix_len = strlen(store->prefix), topic_len = strlen(store->topic),
            kind_len = strlen(kind), id_len = trace_id ? strlen(trace_id) : 0;
-    size_t len = prefix_len + 2 + topic_len + (size_t)part_len + kind_len + (trace_id ? 1 + id_len : 0);
+    size_t len = prefix_len + 5 + topic_len + (size_t)part_len + kind_len + (trace_id ? 1 + id_len : 0);
     pipeline_header(pl, '$', len);
     pipeline_write(pl, store->prefix, prefix_len);
-    pipeline_write(pl, ":{", 2);
+    pipeline_write(pl, ":" TRACE_STORE_LAYOUT ":{", 5);
     pipeline_write(pl, store->topic, topic_len);
     pipeline_write(pl, head, (size_t)part_len);
     pipeline_write(pl, kind, kind_len);
@@ -526,16 +543,16 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
         goto oom;
     for (size_t p = 0; p < parts; p++) {
         size_t tb = part_start[p], te = part_start[p + 1];
-        size_t sb = trace_start[tb], se = trace_start[te];
+        size_t sb = trace_start[tb];
         int32_t partition = order[sb].span->partition;
         size_t keys = 1 + 2 * (te - tb);
-        pipeline_command(pl, (int)(3 + keys + 7 + 3 * (te - tb) + 2 * (se - sb)));
+        pipeline_command(pl, (int)(3 + keys + 7 + 4 * (te - tb)));
         pipeline_str(pl, "EVALSHA");
         pipeline_str(pl, store->sha[SCRIPT_APPEND]);
         pipeline_int(pl, (long long)keys);
         pipeline_key(pl, store, partition, "due", NULL);
         for (size_t t = tb; t < te; t++) {
-            pipeline_key(pl, store, partition, "s", order[trace_start[t]].span->trace_id);
+            pipeline_key(pl, store, partition, "d", order[trace_start[t]].span->trace_id);
             pipeline_key(pl, store, partition, "m", order[trace_start[t]].span->trace_id);
         }
         pipeline_int(pl, now_ms);
@@ -547,18 +564,35 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
         pipeline_int(pl, store->opt.max_open_traces);
         for (size_t t = tb; t < te; t++) {
             pipeline_str(pl, order[trace_start[t]].span->trace_id);
-            size_t b = trace_start[t], e = trace_start[t + 1], runs = 0;
+            size_t b = trace_start[t], e = trace_start[t + 1], run_at = 0, framed = 0;
             pipeline_int(pl, (long long)(e - b));
-            for (size_t k = b; k < e; k++)
-                runs += order[k].span->is_run != 0;
-            pipeline_header(pl, '$', runs ? e - b : 0);
-            for (size_t k = b; runs && k < e; k++)
-                pipeline_write(pl, order[k].span->is_run ? "1" : "0", 1);
-            pipeline_write(pl, "\r\n", 2);
             for (size_t k = b; k < e; k++) {
-                pipeline_str(pl, order[k].span->span_id);
-                pipeline_arg(pl, order[k].span->blob, order[k].span->blob_len);
+                const trace_store_span_t *sp = order[k].span;
+                if (!run_at && sp->is_run)
+                    run_at = k - b + 1;
+                framed += TRACE_STORE_RECORD_HEAD + strlen(sp->span_id) + sp->blob_len;
             }
+            pipeline_int(pl, (long long)run_at);
+            /* the records straight into the argument: no copy of a span is made */
+            pipeline_header(pl, '$', framed);
+            for (size_t k = b; k < e; k++) {
+                const trace_store_span_t *sp = order[k].span;
+                size_t id_len = strlen(sp->span_id);
+                if (id_len > 0xffff || sp->blob_len > 0xffffffffu - 2 - id_len) {
+                    snprintf(errstr, errstr_size, "span %.64s of trace %.64s: span_id or span too long to store",
+                             sp->span_id, sp->trace_id);
+                    trace_store_pending_free(pd);
+                    return -1;
+                }
+                size_t body = 2 + id_len + sp->blob_len;
+                unsigned char head[TRACE_STORE_RECORD_HEAD] = {
+                    (unsigned char)(body >> 24), (unsigned char)(body >> 16), (unsigned char)(body >> 8),
+                    (unsigned char)body, (unsigned char)(id_len >> 8), (unsigned char)id_len};
+                pipeline_write(pl, head, sizeof(head));
+                pipeline_write(pl, sp->span_id, id_len);
+                pipeline_write(pl, sp->blob, sp->blob_len);
+            }
+            pipeline_write(pl, "\r\n", 2);
         }
     }
     if (store_send(store, pl, errstr, errstr_size) != 0) {
@@ -593,19 +627,15 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
         for (size_t t = tb; t < te; t++) {
             redisReply *tr = r->element[t - tb];
             size_t b = trace_start[t], e = trace_start[t + 1];
-            if (tr->type == REDIS_REPLY_INTEGER && tr->integer == 0) {
-                for (size_t k = b; k < e; k++)
-                    outcomes[order[k].index] = TRACE_STORE_ADDED;
-                continue;
-            }
-            if (tr->type != REDIS_REPLY_STRING || tr->len != e - b)
+            if (tr->type != REDIS_REPLY_INTEGER || tr->integer > (long long)(e - b) || tr->integer < -4 ||
+                (tr->integer < 0 && tr->integer > -3))
                 goto unexpected;
-            for (size_t k = b; k < e; k++) {
-                int digit = tr->str[k - b] - '0';
-                if (digit < TRACE_STORE_ADDED || digit > TRACE_STORE_EXPIRED)
-                    goto unexpected;
-                outcomes[order[k].index] = (trace_store_outcome_t)digit;
-            }
+            trace_store_outcome_t refused = tr->integer == -3 ? TRACE_STORE_TOO_MANY_OPEN : TRACE_STORE_EXPIRED;
+            size_t stored = tr->integer < 0 ? 0 : (size_t)tr->integer;
+            for (size_t k = b; k < e; k++)
+                outcomes[order[k].index] = tr->integer < 0  ? refused
+                                           : k - b < stored ? TRACE_STORE_ADDED
+                                                            : TRACE_STORE_OVER_LIMIT;
         }
     }
     rc = 0;
@@ -722,6 +752,134 @@ static int64_t reply_int(const redisReply *r) {
     return 0;
 }
 
+/* What finishing a lease does (FINISH_LUA's mode). */
+enum { FINISH_RETRY = 0, FINISH_PUBLISHED = 1, FINISH_UNCHANGED = 2, FINISH_GONE = 3 };
+
+/* The token handed out as a trace's gen: the records counted in the meta hash
+ * and the distinct spans found among them, so the finish can tell what was
+ * published without the caller carrying more than one number. */
+#define TOKEN_SHIFT 24
+#define TOKEN_DISTINCT_MASK ((INT64_C(1) << TOKEN_SHIFT) - 1)
+
+static int64_t token_make(int64_t gen, size_t distinct) {
+    return (gen << TOKEN_SHIFT) | ((int64_t)distinct & TOKEN_DISTINCT_MASK);
+}
+
+static uint32_t read_be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t span_id_hash(const char *id, size_t len) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Decode a trace's records in place: t->blobs point into the reply. Replays
+ * (a span_id seen earlier in the string) are dropped here, the first copy
+ * kept, found with one open-addressing table per trace, not an allocation per
+ * span. A record cut short or malformed ends the decoding: what came before it
+ * is kept. Returns the count of records read, or -1 when out of memory. */
+static long long trace_decode(trace_store_trace_t *t, const char *data, size_t len) {
+    size_t records = 0;
+    for (size_t pos = 0; pos + TRACE_STORE_RECORD_HEAD <= len; records++) {
+        uint32_t body = read_be32((const unsigned char *)data + pos);
+        if (body < 2 || body > len - pos - 4)
+            break;
+        pos += 4 + body;
+    }
+    size_t slots = 16;
+    while (slots < 2 * records)
+        slots *= 2;
+    uint32_t *table = calloc(slots, sizeof(*table)); /* 1 + index into blobs, 0 empty */
+    const char **ids = calloc(records + 1, sizeof(*ids));
+    size_t *id_lens = calloc(records + 1, sizeof(*id_lens));
+    t->blobs = calloc(records + 1, sizeof(*t->blobs));
+    t->blob_lens = calloc(records + 1, sizeof(*t->blob_lens));
+    long long rc = -1;
+    if (!table || !ids || !id_lens || !t->blobs || !t->blob_lens)
+        goto done;
+    size_t pos = 0, kept = 0;
+    for (size_t r = 0; r < records; r++) {
+        const unsigned char *rec = (const unsigned char *)data + pos;
+        uint32_t body = read_be32(rec);
+        size_t id_len = (size_t)rec[4] << 8 | rec[5];
+        pos += 4 + body;
+        if (id_len > body - 2)
+            break;
+        const char *id = (const char *)rec + TRACE_STORE_RECORD_HEAD;
+        size_t slot = (size_t)span_id_hash(id, id_len) & (slots - 1);
+        int replay = 0;
+        for (; table[slot]; slot = (slot + 1) & (slots - 1)) {
+            size_t k = table[slot] - 1;
+            if (id_lens[k] == id_len && memcmp(ids[k], id, id_len) == 0) {
+                replay = 1;
+                break;
+            }
+        }
+        if (replay)
+            continue;
+        table[slot] = (uint32_t)(kept + 1);
+        ids[kept] = id;
+        id_lens[kept] = id_len;
+        t->blobs[kept] = id + id_len;
+        t->blob_lens[kept] = body - 2 - id_len;
+        kept++;
+    }
+    t->span_count = kept;
+    rc = (long long)records;
+done:
+    free(table);
+    free(ids);
+    free(id_lens);
+    return rc;
+}
+
+/* modes and now_each: per trace, or NULL for the caller's published flags and
+ * one now_ms. */
+static int store_finish(trace_store_t *store, const trace_store_done_t *done, const int *modes,
+                        const int64_t *now_each, size_t count, int64_t now_ms, char *errstr,
+                        size_t errstr_size);
+
+/* Traces per load or finish script call: one partition's, and few enough for
+ * Lua's unpack limit (8,000 values). */
+#define STORE_GROUP_MAX 1000
+
+typedef struct by_partition {
+    int32_t partition;
+    size_t index;
+} by_partition_t;
+
+static int by_partition_cmp(const void *a, const void *b) {
+    const by_partition_t *x = a, *y = b;
+    if (x->partition != y->partition)
+        return x->partition < y->partition ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The positions of items sorted by partition, and where each group of one
+ * partition (at most STORE_GROUP_MAX) starts: *group_start has groups + 1
+ * entries. Both arrays to free. */
+static int store_group(const int32_t *partitions, size_t stride, size_t count, by_partition_t **order,
+                       size_t **group_start, size_t *groups) {
+    *order = malloc((count + 1) * sizeof(**order));
+    *group_start = malloc((count + 1) * sizeof(**group_start));
+    if (!*order || !*group_start)
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        (*order)[i] = (by_partition_t){*(const int32_t *)((const char *)partitions + i * stride), i};
+    qsort(*order, count, sizeof(**order), by_partition_cmp);
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++)
+        if (i == 0 || (*order)[i].partition != (*order)[i - 1].partition ||
+            i - (*group_start)[n - 1] >= STORE_GROUP_MAX)
+            (*group_start)[n++] = i;
+    (*group_start)[n] = count;
+    *groups = n;
+    return 0;
+}
+
 int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t count,
                      int64_t lease_until_ms, trace_store_trace_t **out, char *errstr,
                      size_t errstr_size) {
@@ -730,109 +888,175 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
         return 0;
     int rc = -1;
     pipeline_t pl = {0};
+    by_partition_t *order = NULL;
+    size_t *group_start = NULL, groups = 0;
     trace_store_trace_t *traces = calloc(count, sizeof(*traces));
-    /* per trace: the lease script, then HVALS of its spans */
+    /* per group of one partition: the lease script, then a GET per trace */
     redisReply **replies = calloc(2 * count, sizeof(*replies));
-    if (!traces || !replies)
+    trace_store_done_t *unchanged = calloc(count, sizeof(*unchanged));
+    int *modes = calloc(count, sizeof(*modes));
+    int64_t *nows = calloc(count, sizeof(*nows));
+    size_t n_unchanged = 0, n_replies = 0;
+    if (!traces || !replies || !unchanged || !modes || !nows ||
+        store_group(&refs[0].partition, sizeof(*refs), count, &order, &group_start, &groups) != 0)
         goto oom;
-    for (size_t i = 0; i < count; i++) {
-        pipeline_command(&pl, 8);
+    for (size_t g = 0; g < groups; g++) {
+        size_t b = group_start[g], e = group_start[g + 1];
+        int32_t partition = order[b].partition;
+        pipeline_command(&pl, (int)(4 + 2 * (e - b) + 1 + (e - b)));
         pipeline_str(&pl, "EVALSHA");
         pipeline_str(&pl, store->sha[SCRIPT_LOAD]);
-        pipeline_str(&pl, "3");
-        pipeline_key(&pl, store, refs[i].partition, "s", refs[i].trace_id);
-        pipeline_key(&pl, store, refs[i].partition, "m", refs[i].trace_id);
-        pipeline_key(&pl, store, refs[i].partition, "due", NULL);
-        pipeline_str(&pl, refs[i].trace_id);
+        pipeline_int(&pl, (long long)(1 + 2 * (e - b)));
+        pipeline_key(&pl, store, partition, "due", NULL);
+        for (size_t k = b; k < e; k++) {
+            pipeline_key(&pl, store, partition, "d", refs[order[k].index].trace_id);
+            pipeline_key(&pl, store, partition, "m", refs[order[k].index].trace_id);
+        }
         pipeline_int(&pl, lease_until_ms);
-        pipeline_command(&pl, 2);
-        pipeline_str(&pl, "HVALS");
-        pipeline_key(&pl, store, refs[i].partition, "s", refs[i].trace_id);
+        for (size_t k = b; k < e; k++)
+            pipeline_str(&pl, refs[order[k].index].trace_id);
+        for (size_t k = b; k < e; k++) {
+            pipeline_command(&pl, 2);
+            pipeline_str(&pl, "GET");
+            pipeline_key(&pl, store, partition, "d", refs[order[k].index].trace_id);
+        }
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
         goto done;
+    n_replies = pl.count;
     for (size_t i = 0; i < count; i++) {
-        trace_store_trace_t *t = &traces[i];
-        redisReply *r = replies[2 * i], *kv = replies[2 * i + 1];
-        t->partition = refs[i].partition;
-        t->trace_id = strdup(refs[i].trace_id);
-        if (!t->trace_id)
+        traces[i].partition = refs[i].partition;
+        traces[i].trace_id = strdup(refs[i].trace_id);
+        if (!traces[i].trace_id)
             goto oom;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || reply_int(r->element[0]) == 0)
-            continue;
-        if (r->elements != 5 || kv->type != REDIS_REPLY_ARRAY) {
-            snprintf(errstr, errstr_size, "redis: unexpected reply to load");
-            goto done;
-        }
-        if (kv->elements == 0) /* expired between the two commands: due again at the lease's end */
-            continue;
-        t->exists = 1;
-        t->gen = reply_int(r->element[1]);
-        t->revision = reply_int(r->element[2]);
-        t->has_run = reply_int(r->element[3]) != 0;
-        t->dropped = reply_int(r->element[4]);
-        t->reply = kv;
-        replies[2 * i + 1] = NULL;
-        t->span_count = kv->elements;
-        t->blobs = calloc(t->span_count + 1, sizeof(*t->blobs));
-        t->blob_lens = calloc(t->span_count + 1, sizeof(*t->blob_lens));
-        if (!t->blobs || !t->blob_lens)
-            goto oom;
-        for (size_t k = 0; k < t->span_count; k++) {
-            t->blobs[k] = kv->element[k]->str;
-            t->blob_lens[k] = kv->element[k]->len;
-        }
     }
+    size_t at = 0; /* the group's script reply */
+    for (size_t g = 0; g < groups; g++) {
+        size_t b = group_start[g], e = group_start[g + 1];
+        redisReply *leases = replies[at];
+        if (leases->type != REDIS_REPLY_ARRAY || leases->elements != e - b)
+            goto unexpected;
+        for (size_t k = b; k < e; k++) {
+            size_t i = order[k].index;
+            trace_store_trace_t *t = &traces[i];
+            redisReply *r = leases->element[k - b], *data = replies[at + 1 + (k - b)];
+            if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+                goto unexpected;
+            if (reply_int(r->element[0]) == 0)
+                continue;
+            if (r->elements != 7 || (data->type != REDIS_REPLY_STRING && data->type != REDIS_REPLY_NIL))
+                goto unexpected;
+            if (data->type == REDIS_REPLY_NIL) { /* the records expired: off the schedule */
+                modes[n_unchanged] = FINISH_GONE;
+                nows[n_unchanged] = refs[i].due_ms;
+                unchanged[n_unchanged++] = (trace_store_done_t){t->partition, t->trace_id, 0, 0, 0};
+                continue;
+            }
+            int64_t gen = reply_int(r->element[1]);
+            t->revision = reply_int(r->element[2]);
+            t->has_run = reply_int(r->element[3]) != 0;
+            t->dropped = reply_int(r->element[4]);
+            int64_t published = reply_int(r->element[5]), counted = reply_int(r->element[6]);
+            if (trace_decode(t, data->str, data->len) < 0)
+                goto oom;
+            t->reply = data;
+            replies[at + 1 + (k - b)] = NULL;
+            t->gen = token_make(gen, t->span_count);
+            int64_t replays = gen - (int64_t)t->span_count;
+            t->duplicates = replays > counted ? replays - counted : 0;
+            if (published > 0 && published == (int64_t)t->span_count) {
+                /* only replays since the last publication: the same profile again
+                 * would be a revision with nothing new, so the lease just ends */
+                modes[n_unchanged] = FINISH_UNCHANGED;
+                nows[n_unchanged] = refs[i].due_ms; /* spans appended meanwhile: due a grace after it */
+                unchanged[n_unchanged++] = (trace_store_done_t){t->partition, t->trace_id, t->gen, t->revision, 1};
+                continue;
+            }
+            t->exists = 1;
+        }
+        at += 1 + (e - b);
+    }
+    if (n_unchanged &&
+        store_finish(store, unchanged, modes, nows, n_unchanged, 0, errstr, errstr_size) != 0)
+        goto done;
     rc = 0;
     *out = traces;
     traces = NULL;
     goto done;
+unexpected:
+    snprintf(errstr, errstr_size, "redis: unexpected reply to load");
+    goto done;
 oom:
     snprintf(errstr, errstr_size, "out of memory");
 done:
-    if (replies)
-        for (size_t i = 0; i < 2 * count; i++)
-            if (replies[i])
-                freeReplyObject(replies[i]);
+    for (size_t i = 0; i < n_replies; i++)
+        if (replies[i])
+            freeReplyObject(replies[i]);
     free(replies);
+    free(unchanged);
+    free(modes);
+    free(nows);
+    free(order);
+    free(group_start);
     trace_store_traces_free(traces, count);
+    pipeline_free(&pl);
+    return rc;
+}
+
+static int store_finish(trace_store_t *store, const trace_store_done_t *done, const int *modes,
+                        const int64_t *now_each, size_t count, int64_t now_ms, char *errstr,
+                        size_t errstr_size) {
+    if (count == 0)
+        return 0;
+    int rc = -1;
+    pipeline_t pl = {0};
+    by_partition_t *order = NULL;
+    size_t *group_start = NULL, groups = 0;
+    redisReply **replies = calloc(count, sizeof(*replies));
+    if (!replies || store_group(&done[0].partition, sizeof(*done), count, &order, &group_start, &groups) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto done;
+    }
+    for (size_t g = 0; g < groups; g++) {
+        size_t b = group_start[g], e = group_start[g + 1];
+        int32_t partition = order[b].partition;
+        pipeline_command(&pl, (int)(4 + (e - b) + 8 * (e - b)));
+        pipeline_str(&pl, "EVALSHA");
+        pipeline_str(&pl, store->sha[SCRIPT_FINISH]);
+        pipeline_int(&pl, (long long)(1 + (e - b)));
+        pipeline_key(&pl, store, partition, "due", NULL);
+        for (size_t k = b; k < e; k++)
+            pipeline_key(&pl, store, partition, "m", done[order[k].index].trace_id);
+        for (size_t k = b; k < e; k++) {
+            size_t i = order[k].index;
+            int64_t gen = done[i].gen >> TOKEN_SHIFT, distinct = done[i].gen & TOKEN_DISTINCT_MASK;
+            int mode = modes ? modes[i] : done[i].published ? FINISH_PUBLISHED : FINISH_RETRY;
+            pipeline_int(&pl, gen);
+            pipeline_int(&pl, done[i].revision);
+            pipeline_str(&pl, done[i].trace_id);
+            pipeline_int(&pl, now_each ? now_each[i] : now_ms);
+            pipeline_int(&pl, mode != FINISH_RETRY ? store->opt.grace_ms : TRACE_STORE_RETRY_MS);
+            pipeline_int(&pl, mode);
+            pipeline_int(&pl, distinct);
+            pipeline_int(&pl, gen - distinct);
+        }
+    }
+    if (store_run(store, &pl, replies, errstr, errstr_size) == 0) {
+        rc = 0;
+        for (size_t i = 0; i < pl.count; i++)
+            freeReplyObject(replies[i]);
+    }
+done:
+    free(replies);
+    free(order);
+    free(group_start);
     pipeline_free(&pl);
     return rc;
 }
 
 int trace_store_finish(trace_store_t *store, const trace_store_done_t *done, size_t count,
                        int64_t now_ms, char *errstr, size_t errstr_size) {
-    if (count == 0)
-        return 0;
-    int rc = -1;
-    pipeline_t pl = {0};
-    redisReply **replies = calloc(count, sizeof(*replies));
-    if (!replies) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < count; i++) {
-        pipeline_command(&pl, 11);
-        pipeline_str(&pl, "EVALSHA");
-        pipeline_str(&pl, store->sha[SCRIPT_FINISH]);
-        pipeline_str(&pl, "2");
-        pipeline_key(&pl, store, done[i].partition, "m", done[i].trace_id);
-        pipeline_key(&pl, store, done[i].partition, "due", NULL);
-        pipeline_int(&pl, done[i].gen);
-        pipeline_int(&pl, done[i].revision);
-        pipeline_str(&pl, done[i].trace_id);
-        pipeline_int(&pl, now_ms);
-        pipeline_int(&pl, done[i].published ? store->opt.grace_ms : TRACE_STORE_RETRY_MS);
-        pipeline_str(&pl, done[i].published ? "1" : "0");
-    }
-    if (store_run(store, &pl, replies, errstr, errstr_size) == 0) {
-        rc = 0;
-        for (size_t i = 0; i < count; i++)
-            freeReplyObject(replies[i]);
-    }
-    free(replies);
-    pipeline_free(&pl);
-    return rc;
+    return store_finish(store, done, NULL, NULL, count, now_ms, errstr, errstr_size);
 }
 
 int trace_store_open_count(trace_store_t *store, int32_t partition, int64_t *count,

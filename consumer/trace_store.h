@@ -1,29 +1,52 @@
 /* trace_store.h -- the spans of open traces, kept in Redis.
  *
- * Every trace lives under its input partition's hash tag, so that the keys of
- * one partition stay in one Redis Cluster slot and each change is one atomic
- * script:
+ * Key layout, version 2 (TRACE_STORE_LAYOUT). Every trace lives under its
+ * input partition's hash tag, so that the keys of one partition stay in one
+ * Redis Cluster slot and each change is one atomic script:
  *
- *   <prefix>:{<topic>:<partition>}:s:<trace_id>  hash  span_id -> span (Avro binary)
- *   <prefix>:{<topic>:<partition>}:m:<trace_id>  hash  gen, rev, run, bytes, dropped, lease
- *   <prefix>:{<topic>:<partition>}:due           zset  trace_id -> due time (ms)
+ *   <prefix>:v2:{<topic>:<partition>}:d:<trace_id>  string  the span records, appended
+ *   <prefix>:v2:{<topic>:<partition>}:m:<trace_id>  hash    gen, bytes, rev, run, dropped, exp,
+ *                                                           lease, lease_gen, pub, dupc
+ *   <prefix>:v2:{<topic>:<partition>}:due           zset    trace_id -> due time (ms)
  *
- * Appending a span is idempotent (HSETNX on span_id): replayed messages never
- * count twice. Each new span pushes the trace's due time: grace after the run
- * span has arrived, idle timeout before. The due set of a partition is how
- * whichever instance owns the partition finds its pending traces, after a
- * rebalance or a crash as well. A trace stays until its TTL, so a late span
- * yields a new revision with every span of the run. The bookkeeping hash lives
- * twice as long as the spans, so a span that comes after its trace expired is
+ * A span record is a 4-byte big-endian body length, then the body: a 2-byte
+ * big-endian span_id length, the span_id, the span (Avro binary). Each batch
+ * appends a trace's records with one APPEND inside one script per partition;
+ * nothing is done per span in Redis. In the meta hash: gen counts the records
+ * ever stored (replays included), bytes the string's length, rev the next
+ * revision, run whether the run span came, dropped the spans refused by the
+ * limits, exp when the TTLs were last renewed, lease/lease_gen the current
+ * load's lease and the gen it covered (0 and "" when none), pub the distinct spans last published and dupc the replays already
+ * counted. Data written under another layout version (the HSETNX hash of
+ * version 1, keys without ":v2") is never read.
+ *
+ * At-least-once replays are appended like any span and dropped at load by
+ * span_id, the first copy kept; they are counted (trace_store_trace_t's
+ * duplicates) once, when found. Replays alone do not give a revision: a load
+ * that finds no span beyond those last published ends its lease without
+ * profiling. Replays do count towards the span and byte limits.
+ *
+ * Each new span pushes the trace's due time: grace after the run span has
+ * arrived, idle timeout before. The due set of a partition is how whichever
+ * instance owns the partition finds its pending traces, after a rebalance or a
+ * crash as well. A trace stays until its TTL, so a late span yields a new
+ * revision with every span of the run. The bookkeeping hash lives twice as
+ * long as the spans, so a span that comes after its trace expired is
  * recognised and refused rather than starting a new trace of one span.
  *
  * Round trips: one per appended batch, one per due scan, one per batch of
- * loads, one per batch of finishes, whatever the number of spans. */
+ * loads (a second when some loaded traces held only replays), one per batch of
+ * finishes, whatever the number of spans. */
 #ifndef DAGPROF_TRACE_STORE_H
 #define DAGPROF_TRACE_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The key layout's version, part of every key name. */
+#define TRACE_STORE_LAYOUT "v2"
+/* Bytes before a record's span_id: body length (4), span_id length (2). */
+#define TRACE_STORE_RECORD_HEAD 6
 
 typedef struct trace_store trace_store_t;
 
@@ -64,8 +87,8 @@ typedef struct trace_store_span {
 /* What happened to each span of an append, by position in the input. */
 typedef enum trace_store_outcome {
     TRACE_STORE_ADDED = 0,
-    TRACE_STORE_DUPLICATE,     /* already stored: at-least-once replay */
-    TRACE_STORE_OVER_LIMIT,    /* the trace is at its span or byte limit */
+    TRACE_STORE_DUPLICATE,     /* not given by this layout: replays are found at load */
+    TRACE_STORE_OVER_LIMIT,    /* the trace is at its span or byte limit (records, framing included) */
     TRACE_STORE_TOO_MANY_OPEN, /* the partition has limit.open.traces open traces */
     TRACE_STORE_EXPIRED        /* the trace was profiled and its spans expired */
 } trace_store_outcome_t;
@@ -110,19 +133,22 @@ typedef struct trace_store_trace {
     int32_t partition;
     char *trace_id;
     int exists;        /* 0: expired or finished meanwhile; nothing to profile */
-    int64_t gen;       /* count of spans ever added: detects spans added after the load */
+    int64_t gen;       /* opaque token of what was loaded: detects spans added after the load */
     int64_t revision;  /* the revision to publish */
     int has_run;
     int64_t dropped;   /* spans refused by the limits */
-    size_t span_count;
+    int64_t duplicates; /* replays found by this load and not counted before */
+    size_t span_count; /* distinct spans, replays dropped */
     const char **blobs; /* span_count entries */
     size_t *blob_lens;
-    void *reply;        /* keeps the blobs alive */
+    void *reply;        /* keeps the blobs alive: they point into it */
 } trace_store_trace_t;
 
 /* Load several traces in one round trip, leasing each until lease_until_ms:
  * it is not due again before then unless trace_store_finish() ends the lease,
  * so a crashed instance's traces are taken up again when the lease runs out.
+ * A trace holding only replays since its last publication comes back with
+ * exists = 0 (and its duplicates), its lease already ended.
  * *out: array of count traces, free with trace_store_traces_free(). */
 int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t count,
                      int64_t lease_until_ms, trace_store_trace_t **out, char *errstr,

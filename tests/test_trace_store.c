@@ -75,10 +75,10 @@ START_TEST(append_dedup_due_load_finish) {
     ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
     ck_assert_int_eq(out[1], TRACE_STORE_ADDED);
     ck_assert_int_eq(out[2], TRACE_STORE_ADDED);
-    append(s, batch, 3, 1500, out); /* a replay */
-    ck_assert_int_eq(out[0], TRACE_STORE_DUPLICATE);
-    ck_assert_int_eq(out[1], TRACE_STORE_DUPLICATE);
-    ck_assert_int_eq(out[2], TRACE_STORE_DUPLICATE);
+    append(s, batch, 3, 1000, out); /* a replay: stored again, found at load */
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    ck_assert_int_eq(out[1], TRACE_STORE_ADDED);
+    ck_assert_int_eq(out[2], TRACE_STORE_ADDED);
 
     /* A has its run span: due at 1000 + grace; B waits for the idle timeout */
     trace_store_ref_t *refs;
@@ -103,7 +103,7 @@ START_TEST(append_dedup_due_load_finish) {
     trace_store_trace_t *t;
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 10000, &t, err, sizeof(err)), 0);
     ck_assert(t[0].exists);
-    ck_assert_int_eq(t[0].gen, 2);
+    ck_assert_int_eq(t[0].duplicates, 2); /* A's two replays, dropped */
     ck_assert_int_eq(t[0].revision, 0);
     ck_assert(t[0].has_run);
     ck_assert_uint_eq(t[0].span_count, 2);
@@ -133,7 +133,7 @@ START_TEST(append_dedup_due_load_finish) {
     trace_store_refs_free(refs, 1);
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 20000, &t, err, sizeof(err)), 0);
     ck_assert_int_eq(t[0].revision, 1);
-    ck_assert_int_eq(t[0].gen, 3);
+    ck_assert_int_eq(t[0].duplicates, 0); /* counted by the first load already */
     ck_assert_uint_eq(t[0].span_count, 3);
 
     /* a span arrives while revision 1 is being published: the lease holds it
@@ -169,9 +169,8 @@ END_TEST
 
 /* A span of a trace that was profiled and whose spans expired is refused,
  * instead of starting a trace of one span with a revision already used. */
-/* One call with more spans than the script looks up or stores at once (it
- * works in chunks of 1,000), with duplicates inside the batch and against
- * what is stored: the first copy wins, each later one is a duplicate. */
+/* One call with many spans, with replays inside the batch and against what
+ * is stored: the first copy wins, each later one is a duplicate, found at load. */
 START_TEST(large_batch_in_chunks) {
     trace_store_options_t o = options();
     o.max_spans_per_trace = 10000;
@@ -189,7 +188,7 @@ START_TEST(large_batch_in_chunks) {
     append(s, batch, N + 1, 1000, out);
     for (int i = 0; i < N; i++)
         ck_assert_msg(out[i] == TRACE_STORE_ADDED, "span %d: %d", i, out[i]);
-    ck_assert_int_eq(out[N], TRACE_STORE_DUPLICATE);
+    ck_assert_int_eq(out[N], TRACE_STORE_ADDED);
 
     /* again, with ten new spans among the old ones */
     for (int i = 0; i < 10; i++) {
@@ -198,10 +197,8 @@ START_TEST(large_batch_in_chunks) {
         batch[N + i] = span(0, "big", ids[N + i], 0, blobs[N + i]);
     }
     append(s, batch, N + 10, 2000, out);
-    for (int i = 0; i < N; i++)
-        ck_assert_msg(out[i] == TRACE_STORE_DUPLICATE, "span %d: %d", i, out[i]);
-    for (int i = N; i < N + 10; i++)
-        ck_assert_int_eq(out[i], TRACE_STORE_ADDED);
+    for (int i = 0; i < N + 10; i++)
+        ck_assert_msg(out[i] == TRACE_STORE_ADDED, "span %d: %d", i, out[i]);
 
     char err[256];
     trace_store_ref_t ref = {0, "big", 0};
@@ -209,11 +206,78 @@ START_TEST(large_batch_in_chunks) {
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 10000, &t, err, sizeof(err)), 0);
     ck_assert(t[0].exists);
     ck_assert(t[0].has_run);
-    ck_assert_int_eq(t[0].gen, N + 10);
+    ck_assert_int_eq(t[0].duplicates, N + 1);
     ck_assert_uint_eq(t[0].span_count, N + 10);
     for (size_t i = 0; i < t[0].span_count; i++) /* the first copy of s1234 was kept */
         ck_assert(t[0].blob_lens[i] != strlen("second copy") ||
                   memcmp(t[0].blobs[i], "second copy", t[0].blob_lens[i]) != 0);
+    trace_store_traces_free(t, 1);
+    trace_store_free(s);
+}
+END_TEST
+
+/* Replays that come after a trace was published give no revision: the load
+ * finds nothing new, counts them once, and ends the lease itself. */
+START_TEST(replays_after_publication) {
+    trace_store_options_t o = options();
+    trace_store_t *s = open_store(&o);
+    trace_store_span_t spans[2] = {span(5, "R", "r", 1, "run"), span(5, "R", "a", 0, "call")};
+    trace_store_outcome_t out[2];
+    append(s, spans, 2, 0, out);
+    char err[256];
+    trace_store_ref_t ref = {5, "R", 0}, *refs;
+    trace_store_trace_t *t;
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100000, &t, err, sizeof(err)), 0);
+    ck_assert(t[0].exists);
+    trace_store_done_t done = {5, "R", t[0].gen, t[0].revision, 1};
+    ck_assert_int_eq(trace_store_finish(s, &done, 1, 3000, err, sizeof(err)), 0);
+    trace_store_traces_free(t, 1);
+
+    append(s, spans, 2, 4000, out); /* the whole trace replayed */
+    ck_assert_uint_eq(due(s, 5, 4000 + o.grace_ms, &refs), 1);
+    ref.due_ms = refs[0].due_ms;
+    trace_store_refs_free(refs, 1);
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100000, &t, err, sizeof(err)), 0);
+    ck_assert(!t[0].exists);
+    ck_assert_int_eq(t[0].duplicates, 2);
+    trace_store_traces_free(t, 1);
+    ck_assert_uint_eq(due(s, 5, 99999999, &refs), 0); /* the lease ended, nothing left to do */
+    trace_store_refs_free(refs, 0);
+
+    /* a new span after the replays: revision 1, the replays not counted again */
+    trace_store_span_t late = span(5, "R", "late", 0, "late");
+    append(s, &late, 1, 9000, out);
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100000, &t, err, sizeof(err)), 0);
+    ck_assert(t[0].exists);
+    ck_assert_int_eq(t[0].revision, 1);
+    ck_assert_int_eq(t[0].duplicates, 0);
+    ck_assert_uint_eq(t[0].span_count, 3);
+    trace_store_traces_free(t, 1);
+    trace_store_free(s);
+}
+END_TEST
+
+/* Records that are cut short (a corrupted or foreign value under the key) end
+ * the decoding; the spans before them are kept. */
+START_TEST(malformed_records) {
+    trace_store_options_t o = options();
+    trace_store_t *s = open_store(&o);
+    trace_store_span_t one = span(6, "M", "a", 1, "good");
+    trace_store_outcome_t out[1];
+    append(s, &one, 1, 0, out);
+    char err[256];
+    redisContext *c = harness_redis_connect(redis, err, sizeof(err));
+    ck_assert_ptr_nonnull(c);
+    /* a header announcing 255 bytes, then 3 */
+    freeReplyObject(redisCommand(c, "APPEND t:v2:{spans:6}:d:M %b", "\0\0\0\xff\0\1xyz", (size_t)9));
+    redisFree(c);
+    trace_store_ref_t ref = {6, "M", 0};
+    trace_store_trace_t *t;
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
+    ck_assert(t[0].exists);
+    ck_assert_uint_eq(t[0].span_count, 1);
+    ck_assert_uint_eq(t[0].blob_lens[0], 4);
+    ck_assert_int_eq(memcmp(t[0].blobs[0], "good", 4), 0);
     trace_store_traces_free(t, 1);
     trace_store_free(s);
 }
@@ -234,7 +298,7 @@ START_TEST(expired_trace) {
     trace_store_traces_free(t, 1);
     redisContext *c = harness_redis_connect(redis, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
-    freeReplyObject(redisCommand(c, "DEL t:{spans:2}:s:E")); /* the spans' TTL ran out */
+    freeReplyObject(redisCommand(c, "DEL t:v2:{spans:2}:d:E")); /* the spans' TTL ran out */
     redisFree(c);
     trace_store_span_t late = span(2, "E", "late", 0, "y");
     append(s, &late, 1, 10000, out);
@@ -306,12 +370,23 @@ START_TEST(limits) {
     trace_store_free(s);
 
     o = options();
-    o.max_bytes_per_trace = 10;
+    o.max_bytes_per_trace = 30; /* a record here is 6 + 1 + 6 = 13 bytes */
     s = open_store(&o);
-    trace_store_span_t big[2] = {span(1, "C", "a", 0, "123456"), span(1, "C", "b", 0, "123456")};
-    append(s, big, 2, 0, out);
+    trace_store_span_t big[3] = {span(1, "C", "a", 0, "123456"), span(1, "C", "b", 0, "123456"),
+                                 span(1, "C", "c", 0, "123456")};
+    append(s, big, 3, 0, out);
     ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
-    ck_assert_int_eq(out[1], TRACE_STORE_OVER_LIMIT);
+    ck_assert_int_eq(out[1], TRACE_STORE_ADDED);
+    ck_assert_int_eq(out[2], TRACE_STORE_OVER_LIMIT);
+    append(s, big, 1, 0, out); /* a replay counts towards the limit too */
+    ck_assert_int_eq(out[0], TRACE_STORE_OVER_LIMIT);
+    ref = (trace_store_ref_t){1, "C", 0};
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(t[0].dropped, 2);
+    ck_assert_uint_eq(t[0].span_count, 2);
+    ck_assert_uint_eq(t[0].blob_lens[1], 6);
+    ck_assert_int_eq(memcmp(t[0].blobs[1], "123456", 6), 0);
+    trace_store_traces_free(t, 1);
     trace_store_free(s);
 }
 END_TEST
@@ -327,39 +402,39 @@ START_TEST(ttl_and_key_layout) {
     char err[256];
     redisContext *c = harness_redis_connect(redis, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
-    redisReply *r = redisCommand(c, "TTL t:{spans:7}:s:T");
+    redisReply *r = redisCommand(c, "TTL t:v2:{spans:7}:d:T");
     ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
     ck_assert(r->integer > 100 && r->integer <= 120);
     freeReplyObject(r);
-    r = redisCommand(c, "TTL t:{spans:7}:m:T"); /* bookkeeping outlives the spans */
+    r = redisCommand(c, "TTL t:v2:{spans:7}:m:T"); /* bookkeeping outlives the spans */
     ck_assert(r->integer > 220 && r->integer <= 240);
     freeReplyObject(r);
-    r = redisCommand(c, "ZSCORE t:{spans:7}:due T");
+    r = redisCommand(c, "ZSCORE t:v2:{spans:7}:due T");
     ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
     ck_assert_str_eq(r->str, "60000");
     freeReplyObject(r);
     /* TTLs are renewed once a quarter of the TTL (30 s here) has passed since
      * the last renewal, not on every append */
-    freeReplyObject(redisCommand(c, "EXPIRE t:{spans:7}:s:T 10"));
+    freeReplyObject(redisCommand(c, "EXPIRE t:v2:{spans:7}:d:T 10"));
     trace_store_span_t two = span(7, "T", "b", 0, "y"), three = span(7, "T", "c", 0, "z");
     append(s, &two, 1, 20000, out);
     ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
-    r = redisCommand(c, "TTL t:{spans:7}:s:T");
+    r = redisCommand(c, "TTL t:v2:{spans:7}:d:T");
     ck_assert(r->integer > 0 && r->integer <= 10);
     freeReplyObject(r);
     append(s, &three, 1, 40000, out);
     ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
-    r = redisCommand(c, "TTL t:{spans:7}:s:T");
+    r = redisCommand(c, "TTL t:v2:{spans:7}:d:T");
     ck_assert(r->integer > 100 && r->integer <= 120);
     freeReplyObject(r);
     /* the spans expired: loading drops the trace from the schedule */
-    freeReplyObject(redisCommand(c, "DEL t:{spans:7}:s:T t:{spans:7}:m:T"));
+    freeReplyObject(redisCommand(c, "DEL t:v2:{spans:7}:d:T t:v2:{spans:7}:m:T"));
     trace_store_ref_t ref = {7, "T", 0};
     trace_store_trace_t *t;
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
     ck_assert(!t[0].exists);
     trace_store_traces_free(t, 1);
-    r = redisCommand(c, "ZCARD t:{spans:7}:due");
+    r = redisCommand(c, "ZCARD t:v2:{spans:7}:due");
     ck_assert_int_eq(r->integer, 0);
     freeReplyObject(r);
     redisFree(c);
@@ -431,7 +506,15 @@ START_TEST(redis_restart_and_unreachable) {
     if (rc != 0)
         rc = trace_store_append(s, &one, 1, 0, out, err, sizeof(err));
     ck_assert_msg(rc == 0, "%s", err);
-    ck_assert_int_eq(out[0], TRACE_STORE_DUPLICATE); /* persisted across the restart */
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    /* persisted across the restart: the replay is found at load */
+    trace_store_ref_t ref = {0, "A", 0};
+    trace_store_trace_t *t;
+    ck_assert_msg(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)) == 0, "%s", err);
+    ck_assert(t[0].exists);
+    ck_assert_uint_eq(t[0].span_count, 1);
+    ck_assert_int_eq(t[0].duplicates, 1);
+    trace_store_traces_free(t, 1);
     harness_redis_stop(redis);
     ck_assert_int_eq(trace_store_append(s, &one, 1, 0, out, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, "redis 127.0.0.1:") != NULL, "%s", err);
@@ -463,7 +546,7 @@ START_TEST(append_send_then_recv) {
     ck_assert_msg(trace_store_append_send(s, batch, 3, 10, &pd, err, sizeof(err)) == 0, "%s", err);
     ck_assert_ptr_nonnull(pd);
     ck_assert_msg(trace_store_append_recv(s, pd, out, err, sizeof(err)) == 0, "%s", err);
-    ck_assert_int_eq(out[0], TRACE_STORE_DUPLICATE);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
     ck_assert_int_eq(out[1], TRACE_STORE_ADDED);
     ck_assert_int_eq(out[2], TRACE_STORE_ADDED);
     trace_store_ref_t *refs;
@@ -482,13 +565,20 @@ START_TEST(append_send_then_recv) {
     if (again != 0)
         again = trace_store_append(s, &late, 1, 20, out, err, sizeof(err));
     ck_assert_msg(again == 0, "%s", err);
-    /* if the first half's replies came, its span was stored (AOF) */
-    if (rc == 0)
-        ck_assert_int_eq(out[0], TRACE_STORE_DUPLICATE);
-    ck_assert(out[0] == TRACE_STORE_ADDED || out[0] == TRACE_STORE_DUPLICATE);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
     trace_store_span_t check = span(0, "A", "a3", 0, "xxx");
     append(s, &check, 1, 30, out);
-    ck_assert_int_eq(out[0], TRACE_STORE_DUPLICATE);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    /* a1, a2, a3 once each; a1 replayed once, a3 stored by the retry and the
+     * check, and by the first half when its replies came (AOF) */
+    trace_store_ref_t ref = {0, "A", 0};
+    trace_store_trace_t *t;
+    ck_assert_msg(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(t[0].span_count, 3);
+    if (rc == 0)
+        ck_assert_int_eq(t[0].duplicates, 3);
+    ck_assert_msg(t[0].duplicates == 2 || t[0].duplicates == 3, "%lld", (long long)t[0].duplicates);
+    trace_store_traces_free(t, 1);
 
     /* nothing to send is fine */
     ck_assert_int_eq(trace_store_append_send(s, batch, 0, 40, &pd, err, sizeof(err)), 0);
@@ -523,6 +613,8 @@ int main(void) {
     tcase_add_test(tc, limits);
     tcase_add_test(tc, large_batch_in_chunks);
     tcase_add_test(tc, expired_trace);
+    tcase_add_test(tc, replays_after_publication);
+    tcase_add_test(tc, malformed_records);
     tcase_add_test(tc, crashed_lease);
     tcase_add_test(tc, ttl_and_key_layout);
     tcase_add_test(tc, round_trips_per_batch);

@@ -85,6 +85,7 @@ typedef struct bench_options {
     int timeout_s;         /* per phase */
     const char *extra_env[BENCH_MAX_ENV + 1]; /* NAME=VALUE for dagprof run */
     size_t extra_env_count;
+    bool json;             /* stdout: one JSON object of the headline figures */
 } bench_options_t;
 
 /* ---- clocks ---- */
@@ -890,6 +891,7 @@ typedef struct bench_floor {
     int64_t bytes;
     double seconds; /* first to last message */
     double per_s;
+    double cpu_s; /* this process's CPU while reading: the reader's cost */
 } bench_floor_t;
 
 static int bench_floor_run(const char *bootstrap, int partitions, int timeout_s, bench_floor_t *out,
@@ -931,6 +933,10 @@ static int bench_floor_run(const char *bootstrap, int partitions, int timeout_s,
     }
     double deadline = bench_now_ms() + timeout_s * 1000.0, first = 0, last = 0;
     int ends = 0;
+    /* dagprof is stopped and the watcher closed by now: the process's CPU is
+     * the reader's, librdkafka's threads included */
+    struct timespec cpu_start, cpu_end;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu_start);
     while (ends < partitions) {
         if (bench_now_ms() > deadline) {
             snprintf(errstr, errstr_size, "floor: not at the end of %s after %d s", BENCH_TOPIC_SPANS,
@@ -956,6 +962,8 @@ static int bench_floor_run(const char *bootstrap, int partitions, int timeout_s,
         }
         rd_kafka_message_destroy(m);
     }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu_end);
+    out->cpu_s = (double)(cpu_end.tv_sec - cpu_start.tv_sec) + (cpu_end.tv_nsec - cpu_start.tv_nsec) / 1e9;
     out->seconds = (last - first) / 1000.0;
     out->per_s = out->seconds > 0 ? (double)(out->messages - 1) / out->seconds : 0;
     rc = 0;
@@ -1249,6 +1257,14 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     ph->redis_cpu_s = bench_proc_cpu_s(harness_redis_pid(redis));
     ph->broker_cpu_s = bench_proc_cpu_s(harness_kafka_pid(kafka));
     ph->redis_after = bench_redis_used_memory(rc_redis);
+    if (getenv("BENCH_REDIS_COMMANDSTATS")) {
+        /* where redis-server's CPU went, by command (scripts' inner calls included) */
+        redisReply *stats = redisCommand(rc_redis, "INFO commandstats");
+        if (stats && stats->type == REDIS_REPLY_STRING)
+            fprintf(stderr, "bench: %s redis-server commandstats:\n%s\n", ph->name, stats->str);
+        if (stats)
+            freeReplyObject(stats);
+    }
     bench_gauge_stop(&gauge);
     ph->produced = bench_topic_end(gauge.rk, opt->partitions);
     ph->lost_spans = ph->metrics.consumed < (double)ph->produced;
@@ -1435,6 +1451,77 @@ static double f_steady_p50(const bench_phase_t *p) { return p->steady_p50; }
 static double f_steady_p99(const bench_phase_t *p) { return p->steady_p99; }
 static double f_probe_p99(const bench_phase_t *p) { return p->probe_p99; }
 
+/* ---- the headline figures: CPU per span against a consume-only reader ---- */
+
+typedef struct bench_headline {
+    double spans_per_s;
+    double dagprof_us, redis_us, loadgen_us, reader_us; /* CPU µs per span */
+    double cpu_ratio; /* (dagprof + redis) over the reader */
+    double redis_bytes_per_span;
+    double span_bytes; /* the average encoded span, as the reader got it */
+    double dagprof_rss_mb;
+    double p99_due_to_profile_ms; /* at part load; NAN without phase 2 */
+    const char *input_format;
+} bench_headline_t;
+
+static bench_headline_t bench_headline(const bench_phase_t *phases, size_t n) {
+    const bench_phase_t *max = &phases[0];
+    bench_headline_t h;
+    h.spans_per_s = f_spans_s(max);
+    h.dagprof_us = f_cpu_per_m(max);
+    h.redis_us = f_redis_cpu_per_m(max);
+    h.loadgen_us = f_loadgen_cpu_per_m(max);
+    h.reader_us = max->measure_floor && max->floor.messages > 0
+                      ? max->floor.cpu_s * 1e6 / (double)max->floor.messages
+                      : NAN;
+    h.cpu_ratio = h.reader_us > 0 ? (h.dagprof_us + h.redis_us) / h.reader_us : NAN;
+    h.redis_bytes_per_span = f_bytes_span(max);
+    h.span_bytes = max->measure_floor && max->floor.messages > 0
+                       ? (double)max->floor.bytes / (double)max->floor.messages
+                       : NAN;
+    h.dagprof_rss_mb = f_rss(max);
+    h.p99_due_to_profile_ms = n > 1 ? phases[1].lat_p99 : NAN;
+    h.input_format = "avro";
+    return h;
+}
+
+static void bench_json_number(const char *name, double v, const char *sep) {
+    if (isnan(v) || isinf(v))
+        printf("\"%s\":null%s", name, sep);
+    else
+        printf("\"%s\":%.6g%s", name, v, sep);
+}
+
+static void bench_print_json(const bench_headline_t *h) {
+    printf("{");
+    bench_json_number("spans_per_s", h->spans_per_s, ",");
+    bench_json_number("dagprof_cpu_us_per_span", h->dagprof_us, ",");
+    bench_json_number("redis_cpu_us_per_span", h->redis_us, ",");
+    bench_json_number("loadgen_cpu_us_per_span", h->loadgen_us, ",");
+    bench_json_number("reader_cpu_us_per_span", h->reader_us, ",");
+    bench_json_number("cpu_ratio", h->cpu_ratio, ",");
+    bench_json_number("redis_bytes_per_span", h->redis_bytes_per_span, ",");
+    bench_json_number("span_bytes", h->span_bytes, ",");
+    bench_json_number("dagprof_rss_mb", h->dagprof_rss_mb, ",");
+    bench_json_number("p99_due_to_profile_ms", h->p99_due_to_profile_ms, ",");
+    printf("\"input_format\":\"%s\"}\n", h->input_format);
+}
+
+static void bench_print_headline(const bench_headline_t *h) {
+    printf("\nheadline (max load; latency at part load)\n");
+    printf("  %-40s %16.0f\n", "spans_per_s", h->spans_per_s);
+    printf("  %-40s %16.2f\n", "dagprof_cpu_us_per_span", h->dagprof_us);
+    printf("  %-40s %16.2f\n", "redis_cpu_us_per_span", h->redis_us);
+    printf("  %-40s %16.2f\n", "loadgen_cpu_us_per_span", h->loadgen_us);
+    printf("  %-40s %16.2f\n", "reader_cpu_us_per_span", h->reader_us);
+    printf("  %-40s %16.2f\n", "cpu_ratio (dagprof+redis)/reader", h->cpu_ratio);
+    printf("  %-40s %16.0f\n", "redis_bytes_per_span", h->redis_bytes_per_span);
+    printf("  %-40s %16.0f\n", "span_bytes (encoded, average)", h->span_bytes);
+    printf("  %-40s %16.1f\n", "dagprof_rss_mb", h->dagprof_rss_mb);
+    printf("  %-40s %16.1f\n", "p99_due_to_profile_ms", h->p99_due_to_profile_ms);
+    printf("  %-40s %16s\n", "input_format", h->input_format);
+}
+
 static void bench_report(const bench_options_t *opt, const bench_fleet_t *fleet,
                          const bench_phase_t *phases, size_t n) {
     printf("fleet    : %zu runs, %" PRId64 " spans (seed %" PRIu64 "), %d partitions, grace %d ms",
@@ -1449,6 +1536,7 @@ static void bench_report(const bench_options_t *opt, const bench_fleet_t *fleet,
         printf("  %-40s %16" PRId64 "\n", "messages read (what the broker kept)", floor->floor.messages);
         printf("  %-40s %16.0f\n", "messages/s", floor->floor.per_s);
         printf("  %-40s %16.1f\n", "MB/s", (double)floor->floor.bytes / 1048576.0 / floor->floor.seconds);
+        printf("  %-40s %16.2f\n", "CPU s per million messages", floor->floor.cpu_s * 1e6 / (double)floor->floor.messages);
         printf("\n");
     }
     printf("dagprof run\n  %-40s", "");
@@ -1536,6 +1624,8 @@ static void bench_usage(FILE *out) {
           "  --load-fraction F    second phase at F x the measured spans/s (default 0.5)\n"
           "  --latency-rate R     second phase at R spans/s instead\n"
           "  --no-latency         skip the second phase\n"
+          "  --json               print only one JSON object of the headline figures\n"
+          "                       (the text report goes to stderr)\n"
           "  --backlog N          hold loadgen above N unread spans (default 50000)\n"
           "  --timeout S          per phase (default 900)\n"
           "  --set NAME=VALUE     extra environment for dagprof run, e.g.\n"
@@ -1584,6 +1674,10 @@ static int bench_parse(int argc, char **argv, bench_options_t *opt, char *build_
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             bench_usage(stdout);
             return 1;
+        }
+        if (strcmp(a, "--json") == 0) {
+            opt->json = true;
+            continue;
         }
         if (strcmp(a, "--no-latency") == 0) {
             opt->skip_latency = true;
@@ -1654,7 +1748,19 @@ int main(int argc, char **argv) {
     unsetenv("DAGPROF_BINARY_DIR");
     signal(SIGPIPE, SIG_IGN);
 
-    bench_print_machine(argc, argv);
+    if (opt.json) {
+        /* nothing but the JSON object goes to stdout */
+        int saved = dup(STDOUT_FILENO);
+        if (saved >= 0 && dup2(STDERR_FILENO, STDOUT_FILENO) >= 0) {
+            bench_print_machine(argc, argv);
+            fflush(stdout);
+            dup2(saved, STDOUT_FILENO);
+        }
+        if (saved >= 0)
+            close(saved);
+    } else {
+        bench_print_machine(argc, argv);
+    }
     fflush(stdout);
     bench_fleet_t fleet;
     if (bench_fleet_build(&fleet, &opt, err, sizeof(err)) != 0) {
@@ -1693,7 +1799,24 @@ int main(int argc, char **argv) {
             n = 2;
         }
     }
-    bench_report(&opt, &fleet, phases, n);
+    bench_headline_t headline = bench_headline(phases, n);
+    if (opt.json) {
+        /* the text report to stderr, so stdout is the JSON object alone */
+        fflush(stdout);
+        int saved = dup(STDOUT_FILENO);
+        if (saved >= 0 && dup2(STDERR_FILENO, STDOUT_FILENO) >= 0) {
+            bench_report(&opt, &fleet, phases, n);
+            bench_print_headline(&headline);
+            fflush(stdout);
+            dup2(saved, STDOUT_FILENO);
+        }
+        if (saved >= 0)
+            close(saved);
+        bench_print_json(&headline);
+    } else {
+        bench_report(&opt, &fleet, phases, n);
+        bench_print_headline(&headline);
+    }
     for (size_t i = 0; i < n; i++)
         if (phases[i].problem[0] || !phases[i].completed || phases[i].lost_spans)
             rc = 1;
