@@ -142,8 +142,10 @@ static int setup_output(const config_t *cfg, stream_options_t *opt, char *errstr
             return -1;
         }
         *ids[i] = id;
-        log_event(LOG_INFO, "schema_registered", "subject=%s id=%lld", subject, (long long)id);
     }
+    /* one line: repeats of an event are rate-limited */
+    log_event(LOG_INFO, "schemas_registered", "registry=%s %s-value=%lld %s-value=%lld", url,
+              topics[0], (long long)*ids[0], topics[1], (long long)*ids[1]);
     return 0;
 }
 
