@@ -8,6 +8,7 @@ usage: registry_server.py PORT [--first-id N] [--incompatible SUBJECT]...
   POST /compatibility/subjects/<s>/versions/latest  -> {"is_compatible": bool}, 404 40401
                                                        when the subject has no version
   GET  /subjects                                    -> the subjects
+  GET  /schemas/ids/<id>                            -> {"schema": "..."}
 --incompatible: the subject has a version and every new schema is incompatible.
 --reject-register: registration answers 422 42201 "Invalid schema".
 Every request is logged on stdout as `METHOD PATH -> STATUS`."""
@@ -48,6 +49,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/subjects":
             return self.answer(200, sorted(subjects))
+        if self.path.startswith("/schemas/ids/"):
+            wanted = int(self.path.rsplit("/", 1)[1])
+            for schema, schema_id in ids.items():
+                if schema_id == wanted:
+                    return self.answer(200, {"schema": schema})
+            return self.answer(404, {"error_code": 40403, "message": "Schema %d not found" % wanted})
         self.answer(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
 
     def do_POST(self):
