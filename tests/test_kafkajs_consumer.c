@@ -130,6 +130,7 @@ typedef struct outcome {
     size_t recommendations_matched; /* of those runs' recommendations, arrived as records */
     size_t recommendations_wanted;
     size_t records;                 /* lines the consumer printed */
+    size_t profile_records;         /* of which profiles, all revisions */
     size_t wrong_format;            /* records not in the format asked for */
 } outcome_t;
 
@@ -155,6 +156,7 @@ static void compare(const char *output, const char *format, outcome_t *out) {
         const char *topic = json_string_value(json_object_get(rec, "topic"));
         json_t *value = json_object_get(rec, "value");
         if (strncmp(topic, "p-", 2) == 0) {
+            out->profile_records++;
             const char *trace = json_string_value(json_object_get(value, "trace_id"));
             json_t *old = json_object_get(latest, trace);
             if (!old || json_integer_value(json_object_get(old, "revision")) <
@@ -282,6 +284,22 @@ static void run_case(const char *name, const char *format, const char *const env
     ck_assert_uint_gt(o.recommendations_wanted, RUNS); /* the fleet has recommendations */
     ck_assert_uint_eq(o.wrong_format, 0);
     ck_assert_msg(errors[0] == '\0', "%s: the consumer reported: %s", name, errors);
+    /* dagprof tail reads the same topic, in this format, record for record */
+    char tail_out[1200], tail_err[1200];
+    snprintf(tail_out, sizeof(tail_out), "%s/tail-%s.jsonl", dir, name);
+    snprintf(tail_err, sizeof(tail_err), "%s/tail-%s.err", dir, name);
+    char *tail_cmd = NULL;
+    ck_assert_int_ge(asprintf(&tail_cmd, "exec '%s' tail --kafka.bootstrap.servers '%s' --topic.profiles '%s' "
+                                         "--tail.from.beginning --format json --tail.max %zu > '%s' 2> '%s'",
+                              DAGPROF, harness_kafka_bootstrap(kafka), topic_p, o.profile_records,
+                              tail_out, tail_err), 0);
+    const char *tail_argv[] = {"/bin/sh", "-c", tail_cmd, NULL};
+    pid_t tail = harness_spawn(tail_argv, NULL, "/dev/null");
+    ck_assert_int_eq(harness_wait(tail, 120000, &status), 0);
+    ck_assert_msg(status == 0, "dagprof tail exited %d", status);
+    ck_assert_uint_eq(harness_file_count(tail_out, "\"profile_id\":"), o.profile_records);
+    ck_assert_uint_eq(harness_file_count(tail_err, "cannot decode"), 0);
+    free(tail_cmd);
     printf("%s: %zu profiles, %zu recommendations, %zu records read by kafkajs\n", name,
            o.profiles_matched, o.recommendations_matched, o.records);
     free(errors);
