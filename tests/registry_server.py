@@ -36,12 +36,13 @@ ids = {}  # schema text -> id
 class Handler(BaseHTTPRequestHandler):
     def answer(self, status, body):
         data = json.dumps(body).encode()
+        # logged before answering, so a client that has its answer finds the line
+        print("%s %s -> %d %s" % (self.command, self.path, status, json.dumps(body)), flush=True)
         self.send_response(status)
         self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        print("%s %s -> %d %s" % (self.command, self.path, status, json.dumps(body)), flush=True)
 
     def log_message(self, *a):
         pass
