@@ -120,8 +120,14 @@ static int setup_output(const config_t *cfg, stream_options_t *opt, char *errstr
     opt->output_schema_id_profile = config_get_int(cfg, "output.schema.id.profile");
     opt->output_schema_id_recommendation = config_get_int(cfg, "output.schema.id.recommendation");
     const char *url = config_get(cfg, "output.schema.registry.url");
-    if (!url || !*url)
-        return 0;
+    if (!url || !*url) {
+        /* checked here too so that it is a configuration error (exit 2) */
+        output_format_t *probe = output_format_new(kind, opt->output_schema_id_profile,
+                                                   opt->output_schema_id_recommendation, errstr,
+                                                   errstr_size);
+        output_format_free(probe);
+        return probe ? 0 : -1;
+    }
     long timeout_ms = (long)config_get_int(cfg, "output.schema.registry.timeout.ms");
     const char *topics[2] = {opt->topic_profiles, opt->topic_recommendations};
     const char *schemas[2] = {profile_avro_profile_schema_json(),
