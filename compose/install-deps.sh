@@ -17,6 +17,7 @@ PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler  # OTLP protobuf input
   chromium                           # the HTML report is tested in a real browser
   nodejs npm                         # test-only clients: OpenTelemetry JS SDK, kafkajs, avsc
+  libcurl4-openssl-dev               # Schema Registry client (output.schema.registry.url)
 )
 
 missing=()

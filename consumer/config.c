@@ -46,6 +46,7 @@ static const char G_METRICS[] = "Metrics";
 static const char G_LOADGEN[] = "dagprof loadgen";
 static const char G_TAIL[] = "dagprof tail";
 static const char G_THRESH[] = "Bottleneck thresholds";
+static const char G_OUTPUT[] = "Output records (dag-profiles, dag-recommendations)";
 
 static const option_def_t options[] = {
     STR(G_GENERAL, "config", NULL, "FILE", OPT_NOFILE,
@@ -122,6 +123,19 @@ static const option_def_t options[] = {
     INT(G_TAIL, "tail.max", "0", 0, NOMAX, "stop after this many profiles; 0 = never"),
     INT(G_TAIL, "tail.timeout.ms", "0", 0, NOMAX,
         "stop after this long without a profile; 0 = never"),
+
+    ENUM(G_OUTPUT, "output.format", "avro", "avro|confluent|json",
+         "profile and recommendation records: bare Avro, Schema Registry framing, or JSON"),
+    ENUM(G_OUTPUT, "output.compression", "gzip", "none|gzip|snappy|lz4|zstd",
+         "compression of the records dagprof run writes (outputs, dead letters)"),
+    INT(G_OUTPUT, "output.schema.id.profile", "-1", -1, 2147483647,
+        "confluent: schema id of Profile records; -1 = from the registry"),
+    INT(G_OUTPUT, "output.schema.id.recommendation", "-1", -1, 2147483647,
+        "confluent: schema id of Recommendation records; -1 = from the registry"),
+    STR(G_OUTPUT, "output.schema.registry.url", "", "URL", 0,
+        "Schema Registry to register the output schemas with at start; empty = none"),
+    INT(G_OUTPUT, "output.schema.registry.timeout.ms", "10000", 1, 600000,
+        "timeout of each Schema Registry request"),
 
     DBL(G_THRESH, "threshold.slow_node.pct", "30", 0, 100,
         "slow_node: a critical node's exec time is at least this % of wall time"),

@@ -17,8 +17,11 @@
 #include "config.h"
 #include "fleet.h"
 #include "loadgen.h"
+#include "profile_avro.h"
 #include "log.h"
 #include "offline.h"
+#include "output_format.h"
+#include "schema_registry.h"
 #include "setup.h"
 #include "stream.h"
 #include "tail.h"
@@ -102,6 +105,56 @@ static int cmd_profile(const config_t *cfg) {
     return rc;
 }
 
+/* The output format and schema ids of `dagprof run`. With a registry, the
+ * schemas are registered now, before anything is consumed, so a registry that
+ * is down or refuses them stops dagprof at start rather than at the first
+ * profile. Returns 0, or -1 with errstr. */
+static int setup_output(const config_t *cfg, stream_options_t *opt, char *errstr,
+                        size_t errstr_size) {
+    output_format_kind_t kind;
+    if (output_format_parse(config_get(cfg, "output.format"), &kind) != 0) {
+        snprintf(errstr, errstr_size, "output.format: unknown format");
+        return -1;
+    }
+    opt->output_format = (int)kind;
+    opt->output_schema_id_profile = config_get_int(cfg, "output.schema.id.profile");
+    opt->output_schema_id_recommendation = config_get_int(cfg, "output.schema.id.recommendation");
+    const char *url = config_get(cfg, "output.schema.registry.url");
+    if (!url || !*url) {
+        /* checked here too so that it is a configuration error (exit 2) */
+        output_format_t *probe = output_format_new(kind, opt->output_schema_id_profile,
+                                                   opt->output_schema_id_recommendation, errstr,
+                                                   errstr_size);
+        output_format_free(probe);
+        return probe ? 0 : -1;
+    }
+    long timeout_ms = (long)config_get_int(cfg, "output.schema.registry.timeout.ms");
+    const char *topics[2] = {opt->topic_profiles, opt->topic_recommendations};
+    const char *schemas[2] = {profile_avro_profile_schema_json(),
+                              profile_avro_recommendation_schema_json()};
+    int64_t *ids[2] = {&opt->output_schema_id_profile, &opt->output_schema_id_recommendation};
+    for (int i = 0; i < 2; i++) {
+        char subject[512];
+        int64_t id = -1;
+        snprintf(subject, sizeof(subject), "%s-value", topics[i]);
+        if (schema_registry_register(url, subject, schemas[i], timeout_ms, &id, errstr,
+                                     errstr_size) != 0)
+            return -1;
+        if (*ids[i] >= 0 && *ids[i] != id) {
+            snprintf(errstr, errstr_size,
+                     "%s: configured as %lld but the registry %s gives subject %s id %lld",
+                     i == 0 ? "output.schema.id.profile" : "output.schema.id.recommendation",
+                     (long long)*ids[i], url, subject, (long long)id);
+            return -1;
+        }
+        *ids[i] = id;
+    }
+    /* one line: repeats of an event are rate-limited */
+    log_event(LOG_INFO, "schemas_registered", "registry=%s %s-value=%lld %s-value=%lld", url,
+              topics[0], (long long)*ids[0], topics[1], (long long)*ids[1]);
+    return 0;
+}
+
 static int cmd_run(const config_t *cfg) {
     char err[1024];
     stream_options_t opt;
@@ -133,6 +186,11 @@ static int cmd_run(const config_t *cfg) {
     opt.metrics_port = (int)config_get_int(cfg, "metrics.port");
     opt.metrics_bind = config_get(cfg, "metrics.bind");
     opt.stop = &stop_requested;
+    if (setup_output(cfg, &opt, err, sizeof(err)) != 0) {
+        log_event(LOG_ERROR, "config_invalid", "error=\"%s\"", err);
+        pricing_free(pricing);
+        return 2;
+    }
     /* fetch.wait.max.ms: a fetch that finds no new data returns within 20 ms
      * rather than 500. Brokers that do not answer a waiting fetch as soon as
      * data arrives (librdkafka's mock cluster, the local stack) otherwise
@@ -145,8 +203,10 @@ static int cmd_run(const config_t *cfg) {
                                        "auto.offset.reset", "earliest",
                                        "fetch.wait.max.ms", "20",
                                        STREAM_GROUP_DEFAULTS, NULL};
+    /* this producer writes only the output and dead-letter topics: their
+     * compression is output.compression, chosen for the readers */
     const char *producer_defaults[] = {"enable.idempotence", "true", "linger.ms", "5",
-                                       "compression.type", "lz4", NULL};
+                                       "compression.type", config_get(cfg, "output.compression"), NULL};
     rd_kafka_conf_t *cconf = setup_kafka_conf(cfg, consumer_defaults, err, sizeof(err));
     rd_kafka_conf_t *pconf = cconf ? setup_kafka_conf(cfg, producer_defaults, err, sizeof(err)) : NULL;
     int rc = 2;

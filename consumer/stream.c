@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "log.h"
 #include "metrics.h"
+#include "output_format.h"
 #include "profile_avro.h"
 #include "span_codec.h"
 #include "trace.h"
@@ -60,6 +61,7 @@ typedef struct profiler {
     trace_store_t *store; /* its own connection */
     span_codec_t *codec;
     profile_avro_t *avro;
+    output_format_t *output; /* how records are written: format and headers */
     publication_t *done;  /* delivered or failed, to finish in Redis */
     size_t in_flight;
     buf_t scratch;
@@ -745,7 +747,7 @@ static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int6
         goto done;
     }
     buf_reset(&pr->scratch);
-    if (profile_avro_encode(pr->avro, profile, &pr->scratch, err, sizeof(err)) != 0) {
+    if (output_format_profile(pr->output, profile, &pr->scratch, err, sizeof(err)) != 0) {
         log_event(LOG_ERROR, "encode_failed", "trace_id=%s error=\"%s\"", t->trace_id, err);
         goto done;
     }
@@ -754,8 +756,13 @@ static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int6
     buf_t rec = BUF_INIT;
     for (size_t i = 0; i < profile->recommendation_count; i++) {
         buf_reset(&rec);
-        if (profile_avro_encode_recommendation(pr->avro, profile, i, &rec, err, sizeof(err)) != 0 ||
-            stream_produce(s, s->opt->topic_recommendations, profile->dag_id, rec.data, rec.len, pub, NULL) != 0) {
+        rd_kafka_headers_t *rec_headers = rd_kafka_headers_new(3);
+        int encoded = output_format_recommendation(pr->output, profile, i, &rec, err, sizeof(err)) == 0 &&
+                      output_format_headers(pr->output, OUTPUT_RECORD_RECOMMENDATION, rec_headers) == 0;
+        if (!encoded)
+            rd_kafka_headers_destroy(rec_headers);
+        if (!encoded ||
+            stream_produce(s, s->opt->topic_recommendations, profile->dag_id, rec.data, rec.len, pub, rec_headers) != 0) {
             pub->failed = 1;
             pub->pending--;
             continue;
@@ -764,10 +771,12 @@ static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int6
     }
     buf_free(&rec);
     /* when the trace became due, for end-to-end latency measurements */
-    rd_kafka_headers_t *headers = rd_kafka_headers_new(1);
+    rd_kafka_headers_t *headers = rd_kafka_headers_new(4);
     char due_text[32];
     snprintf(due_text, sizeof(due_text), "%lld", (long long)due_ms);
     rd_kafka_header_add(headers, "dagprof.due.ms", -1, due_text, -1);
+    if (output_format_headers(pr->output, OUTPUT_RECORD_PROFILE, headers) != 0)
+        log_event(LOG_WARN, "headers_failed", "trace_id=%s", t->trace_id);
     if (stream_produce(s, s->opt->topic_profiles, profile->dag_id, pr->scratch.data, pr->scratch.len, pub, headers) != 0) {
         pub->failed = 1;
         pub->pending--;
@@ -1009,6 +1018,11 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         snprintf(errstr, errstr_size, "avro: %s", err);
         goto fail;
     }
+    pr.output = output_format_new((output_format_kind_t)opt->output_format,
+                                  opt->output_schema_id_profile,
+                                  opt->output_schema_id_recommendation, errstr, errstr_size);
+    if (!pr.output)
+        goto fail;
     log_event(LOG_INFO, "starting", "topic=%s profiles=%s recommendations=%s deadletter=%s redis=%s:%d",
               opt->topic_spans, opt->topic_profiles, opt->topic_recommendations,
               opt->topic_deadletter, opt->store.host, opt->store.port);
@@ -1154,6 +1168,7 @@ fail:
     trace_store_free(s.store);
     trace_store_free(pr.store);
     profile_avro_free(pr.avro);
+    output_format_free(pr.output);
     span_codec_free(s.codec);
     span_codec_free(pr.codec);
     metrics_free(s.metrics);

@@ -38,6 +38,10 @@ typedef struct stream_options {
     profile_thresholds_t thresholds;
     int metrics_port;      /* 0: no HTTP endpoint */
     const char *metrics_bind;
+    /* output records (output_format.h): format and Confluent schema ids */
+    int output_format;     /* output_format_kind_t */
+    int64_t output_schema_id_profile;
+    int64_t output_schema_id_recommendation;
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the batch, commit, leave */
 } stream_options_t;
 

@@ -70,6 +70,25 @@ static int tail_render(const tail_options_t *options, const profile_t *profile, 
     return report_write_text(profile, &report, out) == 0 && buf_putc(out, '\n') == 0 ? 0 : -1;
 }
 
+/* Decode one record in whichever output format wrote it: the dagprof.format
+ * header says so; without one (a record from an older dagprof or another
+ * producer), a value starting with '{' is JSON and anything else Avro, bare
+ * or Confluent-framed (profile_avro_decode tells those apart). */
+static int tail_decode(profile_avro_t *avro, const rd_kafka_message_t *msg, profile_t **profile,
+                       char *err, size_t err_size) {
+    const void *format = NULL;
+    size_t format_len = 0;
+    rd_kafka_headers_t *headers = NULL;
+    int json = ((const char *)msg->payload)[0] == '{';
+    if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(headers, "dagprof.format", &format, &format_len) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR && format)
+        json = format_len == 4 && memcmp(format, "json", 4) == 0;
+    if (json)
+        return profile_json_read(msg->payload, msg->len, profile, err, err_size);
+    return profile_avro_decode(avro, msg->payload, msg->len, profile, err, err_size);
+}
+
 int tail_run(const tail_options_t *options, rd_kafka_conf_t *conf, FILE *out, char *errstr,
              size_t errstr_size) {
     rd_kafka_t *rk = NULL;
@@ -162,7 +181,7 @@ int tail_run(const tail_options_t *options, rd_kafka_conf_t *conf, FILE *out, ch
         if (msg->payload == NULL || msg->len == 0)
             snprintf(err, sizeof(err), "empty value");
         else
-            decoded = profile_avro_decode(avro, msg->payload, msg->len, &profile, err, sizeof(err));
+            decoded = tail_decode(avro, msg, &profile, err, sizeof(err));
         if (decoded != 0) {
             fprintf(stderr, "tail: cannot decode the record at %s [%" PRId32 "] offset %" PRId64
                             ": %s (skipped)\n",

@@ -186,8 +186,10 @@ static void put_node(json_writer_t *w, const profile_node_t *node) {
     put(w, "]}");
 }
 
-static void put_recommendation(json_writer_t *w, const profile_recommendation_t *rec) {
-    put(w, "{\"type\":");
+/* The recommendation's own fields, without braces: shared by the profile's
+ * list and the stand-alone Recommendation record. */
+static void put_recommendation_fields(json_writer_t *w, const profile_recommendation_t *rec) {
+    put(w, "\"type\":");
     put_string(w, profile_recommendation_type_name(rec->type));
     put(w, ",\"priority\":");
     put_string(w, profile_level_name(rec->priority));
@@ -203,6 +205,11 @@ static void put_recommendation(json_writer_t *w, const profile_recommendation_t 
     put_string(w, rec->description);
     put(w, ",\"action\":");
     put_string(w, rec->action);
+}
+
+static void put_recommendation(json_writer_t *w, const profile_recommendation_t *rec) {
+    put(w, "{");
+    put_recommendation_fields(w, rec);
     put(w, "}");
 }
 
@@ -734,4 +741,34 @@ fail:
         profile_free(r.profile);
     json_decref(root);
     return -1;
+}
+
+/* ------------------------------------------------- recommendation record */
+
+int profile_json_write_recommendation(const profile_t *profile, size_t index, buf_t *out) {
+    json_writer_t w = {out, 0};
+    size_t start_len = out->len;
+
+    if (index >= profile->recommendation_count)
+        return -1;
+    put(&w, "{\"profile_id\":");
+    put_string(&w, profile->profile_id);
+    put(&w, ",\"trace_id\":");
+    put_string(&w, profile->trace_id);
+    put(&w, ",\"dag_id\":");
+    put_string(&w, profile->dag_id);
+    put(&w, ",\"revision\":");
+    put_int(&w, profile->revision);
+    put(&w, ",\"profiled_at_us\":");
+    put_int(&w, profile->profiled_at_us);
+    put(&w, ",");
+    put_recommendation_fields(&w, &profile->recommendations[index]);
+    put(&w, "}");
+    if (w.failed) {
+        out->len = start_len;
+        if (out->data)
+            out->data[start_len] = '\0';
+        return -1;
+    }
+    return 0;
 }

@@ -25,6 +25,12 @@
  * memory ran out, in which case `out` is left as it was. */
 int profile_json_write(const profile_t *profile, buf_t *out);
 
+/* Append recommendation `index` of `profile` as one compact JSON object with
+ * the fields of schemas/recommendation.avsc, in its order (the profile's ids,
+ * then the recommendation's). Returns 0, or -1 when memory ran out or the
+ * index is past the end; `out` is then left as it was. */
+int profile_json_write_recommendation(const profile_t *profile, size_t index, buf_t *out);
+
 /* Parse one profile object from `text` (`len` bytes, need not be
  * NUL-terminated). Every field of SPEC §4 must be present with its type;
  * unknown fields are ignored. Returns 0 and sets *out to a profile owned by the
