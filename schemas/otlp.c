@@ -802,11 +802,11 @@ static const char *attr_text(otlp_decoder_t *d, const otlp_attr_t *a, size_t max
     case AV_ARRAY:
     case AV_KVLIST:
         if (a->json) {
-            json_t *wrapper = json_object();
+            /* The renderer reads a whole AnyValue: {"arrayValue": {"values": [...]}}. */
+            json_t *wrapper = json_pack("{s{sO}}", a->type == AV_ARRAY ? "arrayValue" : "kvlistValue",
+                                        "values", (json_t *)a->json);
             if (!wrapper)
                 return NULL;
-            json_object_set(wrapper, a->type == AV_ARRAY ? "arrayValue" : "kvlistValue",
-                            (json_t *)a->json);
             rc = render_json_any(&d->render, wrapper, 0);
             json_decref(wrapper);
         } else {
@@ -1489,6 +1489,10 @@ static int proto_scope_spans(otlp_decoder_t *d, const uint8_t *data, size_t len,
             reject(d, "otlp_wire_type", "scope spans: a malformed field; the rest of the scope skipped");
             return 0;
         }
+        if (rc == PB_TRUNCATED && (f.number != 2 || f.wire_type != 2)) {
+            reject(d, "otlp_truncated", "scope spans: the message ends inside the scope");
+            return 0;
+        }
         if (f.number != 2)
             continue;
         if (f.wire_type != 2) {
@@ -1502,8 +1506,6 @@ static int proto_scope_spans(otlp_decoder_t *d, const uint8_t *data, size_t len,
         if (rc == PB_TRUNCATED)
             break;
     }
-    if (truncated && rc == PB_TRUNCATED && f.number != 2)
-        reject(d, "otlp_truncated", "scope spans: the message ends inside the scope");
     return 0;
 }
 
@@ -1523,6 +1525,10 @@ static int proto_resource_spans(otlp_decoder_t *d, const uint8_t *data, size_t l
             reject(d, "otlp_wire_type", "resource spans: a malformed field; the rest of the resource skipped");
             return 0;
         }
+        if (rc == PB_TRUNCATED && (f.number != 2 || f.wire_type != 2)) {
+            reject(d, "otlp_truncated", "resource spans: the message ends inside the resource");
+            return 0;
+        }
         if (f.number != 2)
             continue;
         if (f.wire_type != 2) {
@@ -1536,8 +1542,6 @@ static int proto_resource_spans(otlp_decoder_t *d, const uint8_t *data, size_t l
         if (rc == PB_TRUNCATED)
             break;
     }
-    if (truncated && rc == PB_TRUNCATED && f.number != 2)
-        reject(d, "otlp_truncated", "resource spans: the message ends inside the resource");
     return 0;
 }
 
@@ -1574,6 +1578,14 @@ int otlp_decode_proto(otlp_decoder_t *d, const void *buf, size_t len, otlp_span_
                    resources);
             break;
         }
+        if (rc == PB_TRUNCATED && (f.number != 1 || f.wire_type != 2)) {
+            if (resources == 0) {
+                snprintf(errstr, errstr_size, "otlp_proto: truncated before the first resource");
+                return -1;
+            }
+            reject(d, "otlp_truncated", "request: the message ends after %zu resources", resources);
+            break;
+        }
         if (f.number != 1)
             continue;
         if (f.wire_type != 2) {
@@ -1597,10 +1609,6 @@ int otlp_decode_proto(otlp_decoder_t *d, const void *buf, size_t len, otlp_span_
             return src;
         if (rc == PB_TRUNCATED)
             break;
-    }
-    if (resources == 0 && len > 0 && rc != PB_END) {
-        snprintf(errstr, errstr_size, "otlp_proto: truncated before the first resource");
-        return -1;
     }
     return 0;
 }
