@@ -104,7 +104,7 @@ int offline_profile_file(const char *path, const offline_options_t *options, FIL
         goto done;
     }
     trace_file_handler_t handler = {offline_on_span, offline_on_error, &st};
-    if (trace_file_read(path, &handler, errstr, errstr_size) != 0) {
+    if (trace_file_read_as(path, options->input_format, &handler, errstr, errstr_size) != 0) {
         if (st.oom)
             snprintf(errstr, errstr_size, "out of memory reading %s", st.path);
         goto done;

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "buf.h"
+#include "offline.h"
 #include "otlp.h"
 #include "otlp_pb.h"
 #include "pricing.h"
@@ -689,6 +691,100 @@ START_TEST(test_detect) {
 }
 END_TEST
 
+/* ---- dagprof profile on OTLP files ---- */
+
+static char *profile_file(const char *path, const char *format, offline_result_t *result,
+                          int want_rc) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(out);
+    offline_options_t options;
+    memset(&options, 0, sizeof options);
+    options.json = true;
+    options.now_us = 1;
+    options.input_format = format;
+    int rc = offline_profile_file(path, &options, out, result, errstr, sizeof errstr);
+    fclose(out);
+    ck_assert_msg(rc == want_rc, "%s: rc %d (%s)", path, rc, errstr);
+    return text;
+}
+
+START_TEST(test_offline_formats) {
+    offline_result_t result;
+    char *from_json = profile_file(DAGPROF_FIXTURES "/otlp_genai.json", NULL, &result, 0);
+    ck_assert_int_eq(result.traces, 1);
+    ck_assert_int_eq(result.bad_records, 0);
+    char *from_lines = profile_file(DAGPROF_FIXTURES "/otlp_genai.jsonl", NULL, &result, 0);
+    ck_assert_int_eq(result.traces, 1);
+    char *from_proto = profile_file(DAGPROF_FIXTURES "/otlp_genai.pb", NULL, &result, 0);
+    ck_assert_int_eq(result.traces, 1);
+    char *forced = profile_file(DAGPROF_FIXTURES "/otlp_genai.pb", "otlp_proto", &result, 0);
+    ck_assert_str_eq(from_json, from_lines);
+    ck_assert_str_eq(from_json, from_proto);
+    ck_assert_str_eq(from_json, forced);
+    json_t *profile = json_loads(from_json, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(profile, "dag_id")), "research");
+    json_decref(profile);
+    free(from_json);
+    free(from_lines);
+    free(from_proto);
+    free(forced);
+
+    /* Forced to the wrong format: the protobuf file is not OTLP/JSON. */
+    free(profile_file(DAGPROF_FIXTURES "/otlp_genai.pb", "otlp_json", &result, -1));
+    ck_assert_msg(strncmp(errstr, DAGPROF_FIXTURES "/otlp_genai.pb: otlp_json: line 2 column 0:",
+                          strlen(DAGPROF_FIXTURES) + 42) == 0,
+                  "%s", errstr);
+    free(profile_file(DAGPROF_FIXTURES "/otlp_genai.json", "yaml", &result, -1));
+    ck_assert_str_eq(errstr, "input format yaml: expected auto, avro, otlp_proto or otlp_json");
+}
+END_TEST
+
+START_TEST(test_offline_bad_line) {
+    /* The Collector's file export with one line cut short and one span with a
+     * bad id: both reported, the rest profiled with warnings. */
+    size_t len;
+    char *lines = read_fixture("otlp_genai.jsonl", &len);
+    char path[] = "/tmp/dagprof_otlp_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *fp = fdopen(fd, "w");
+    char *second = strchr(lines, '\n') + 1;
+    fwrite(lines, 1, (size_t)(second - lines), fp);
+    fputs("{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"0af7\"\n", fp);
+    fputs("{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+          "\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"12\"}]}]}]}\n", fp);
+    fputs(second, fp);
+    fclose(fp);
+    offline_result_t result;
+    char *text = profile_file(path, NULL, &result, 0);
+    unlink(path);
+    ck_assert_int_eq(result.traces, 1);
+    ck_assert_int_eq(result.bad_records, 2);
+    json_t *profile = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(profile);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(profile, "summary"),
+                                                        "span_count")),
+                     9);
+    const json_t *warnings = json_object_get(profile, "warnings");
+    int found_id = 0, found_cut = 0;
+    for (size_t i = 0; i < json_array_size(warnings); i++) {
+        const char *w = json_string_value(json_array_get(warnings, i));
+        if (strstr(w, "line 3: a span of trace 0af7651916cd43dd8448eb211c80319c: spanId \"12\" is "
+                      "not 16 hex digits"))
+            found_id = 1;
+        if (strstr(w, "line 2: otlp_json: line 1"))
+            found_cut = 1;
+    }
+    ck_assert_int_eq(found_id, 1);
+    ck_assert_int_eq(found_cut, 1);
+    json_decref(profile);
+    free(text);
+    free(lines);
+}
+END_TEST
+
 static Suite *otlp_suite(void) {
     Suite *suite = suite_create("otlp");
     TCase *tc = tcase_create("decode");
@@ -707,6 +803,8 @@ static Suite *otlp_suite(void) {
     tcase_add_test(tc, test_not_a_request);
     tcase_add_test(tc, test_callback_stops);
     tcase_add_test(tc, test_detect);
+    tcase_add_test(tc, test_offline_formats);
+    tcase_add_test(tc, test_offline_bad_line);
     suite_add_tcase(suite, tc);
     return suite;
 }
