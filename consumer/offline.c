@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "otlp.h"
 #include "profile_json.h"
 #include "report.h"
 #include "strmap.h"
@@ -136,6 +137,8 @@ int offline_profile_file(const char *path, const offline_options_t *options, FIL
                 has_run = 1;
         popt.complete = has_run;
         char err[512];
+        /* OTLP span links name spans; the whole trace is here to resolve them. */
+        trace_resolve_span_dependencies(trace, OTLP_LINKS_ATTRIBUTE);
         profile_t *profile = profile_compute(trace, options->pricing, &popt, err, sizeof(err));
         if (!profile) {
             fprintf(stderr, "dagprof: %s: trace %s: %s\n", st.path, st.ids[i], err);

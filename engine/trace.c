@@ -297,3 +297,63 @@ const char *trace_warning(const trace_t *trace, size_t index) {
 size_t trace_warnings_dropped(const trace_t *trace) {
     return trace->warnings_dropped;
 }
+
+/* ---- dependencies named by span id (OpenTelemetry span links) ---- */
+
+static int depends_on_has(const span_t *s, const char *node_id) {
+    for (size_t i = 0; i < s->depends_on_count; i++)
+        if (strcmp(s->depends_on[i], node_id) == 0)
+            return 1;
+    return 0;
+}
+
+size_t trace_resolve_span_dependencies(trace_t *trace, const char *attribute) {
+    size_t added_total = 0;
+    for (size_t i = 0; i < trace->span_count; i++) {
+        span_t *s = &trace->spans[i];
+        const char *list = NULL;
+        if (s->kind != SPAN_KIND_NODE || !s->node_id)
+            continue;
+        for (size_t a = 0; a < s->attribute_count && !list; a++)
+            if (strcmp(s->attributes[a].key, attribute) == 0)
+                list = s->attributes[a].value;
+        if (!list || !*list)
+            continue;
+        /* At most one new edge per listed id: count the commas for room. */
+        size_t room = s->depends_on_count + 1;
+        for (const char *p = list; *p; p++)
+            room += *p == ',';
+        const char **deps = arena_alloc(trace->arena, room * sizeof(*deps));
+        if (!deps)
+            return added_total;
+        memcpy(deps, s->depends_on, s->depends_on_count * sizeof(*deps));
+        span_t grown = *s;
+        grown.depends_on = deps;
+        for (const char *p = list; *p;) {
+            size_t len = strcspn(p, ",");
+            char id[64];
+            size_t index;
+            if (len > 0 && len < sizeof(id)) {
+                memcpy(id, p, len);
+                id[len] = '\0';
+                const char *target = trace_find_span(trace, id, &index)
+                                         ? trace->spans[index].node_id : NULL;
+                /* Only links to other nodes are edges; a span not (yet) in
+                 * the trace is resolved when the trace is profiled again. */
+                if (target && strcmp(target, s->node_id) != 0 && !depends_on_has(&grown, target))
+                    deps[grown.depends_on_count++] = target;
+            }
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+        size_t added = grown.depends_on_count - s->depends_on_count;
+        if (added) {
+            trace->summary.declared_edges += added;
+            s->depends_on = grown.depends_on;
+            s->depends_on_count = grown.depends_on_count;
+            added_total += added;
+        }
+    }
+    return added_total;
+}

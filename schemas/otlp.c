@@ -295,6 +295,9 @@ static int pb_varint(pb_t *p, uint64_t *out) {
  * what remains is PB_TRUNCATED, with data/len clamped to what is there. */
 static int pb_next(pb_t *p, pb_field_t *f) {
     uint64_t tag;
+    /* A field cut short anywhere has an empty body, never a stale one. */
+    f->data = p->end;
+    f->len = 0;
     if (p->pos >= p->end)
         return PB_END;
     int rc = pb_varint(p, &tag);

@@ -324,10 +324,40 @@ START_TEST(test_genai_profile_figures) {
     const json_t *tokens = json_object_get(summary, "tokens");
     ck_assert_int_eq(json_integer_value(json_object_get(tokens, "input")), 1700);
     ck_assert_int_eq(json_integer_value(json_object_get(tokens, "output")), 400);
+    /* Before the span link is resolved, searcher depends on nothing. */
     const json_t *path = json_object_get(profile, "critical_path");
     ck_assert_int_eq(json_array_size(path), 2);
     ck_assert_str_eq(json_string_value(json_array_get(path, 0)), "searcher");
     ck_assert_str_eq(json_string_value(json_array_get(path, 1)), "writer");
+    json_decref(profile);
+    free(text);
+
+    /* searcher's link to planner's span makes planner one of its inputs. */
+    ck_assert_int_eq(trace_resolve_span_dependencies(c.trace, OTLP_LINKS_ATTRIBUTE), 1);
+    ck_assert_int_eq(trace_resolve_span_dependencies(c.trace, OTLP_LINKS_ATTRIBUTE), 0);
+    text = profile_text(c.trace);
+    profile = json_loads(text, 0, NULL);
+    path = json_object_get(profile, "critical_path");
+    ck_assert_int_eq(json_array_size(path), 3);
+    ck_assert_str_eq(json_string_value(json_array_get(path, 0)), "planner");
+    ck_assert_str_eq(json_string_value(json_array_get(path, 1)), "searcher");
+    ck_assert_str_eq(json_string_value(json_array_get(path, 2)), "writer");
+    const json_t *nodes = json_object_get(profile, "nodes");
+    int checked = 0;
+    for (size_t i = 0; i < json_array_size(nodes); i++) {
+        const json_t *node = json_array_get(nodes, i);
+        if (strcmp(json_string_value(json_object_get(node, "node_id")), "searcher") != 0)
+            continue;
+        const json_t *deps = json_object_get(node, "depends_on");
+        ck_assert_int_eq(json_array_size(deps), 1);
+        ck_assert_str_eq(json_string_value(json_array_get(deps, 0)), "planner");
+        ck_assert_int_eq(json_integer_value(json_object_get(node, "ready_us")), 1700000002000000LL);
+        checked = 1;
+    }
+    ck_assert_int_eq(checked, 1);
+    const json_t *summary2 = json_object_get(profile, "summary");
+    ck_assert_int_eq(json_integer_value(json_object_get(summary2, "ideal_wall_us")), 9500000);
+    ck_assert_int_eq(json_integer_value(json_object_get(summary2, "critical_path_us")), 9500000);
     json_decref(profile);
     free(text);
     collected_free(&c);
@@ -613,6 +643,11 @@ START_TEST(test_not_a_request) {
                                        sizeof errstr),
                      -1);
     ck_assert_str_eq(errstr, "otlp_proto: not an ExportTraceServiceRequest (malformed field at byte 1)");
+    /* Field 1 whose length is cut off: nothing to walk. */
+    ck_assert_int_eq(otlp_decode_proto(decoder, "\x0a", 1, on_span, on_reject, &c, errstr,
+                                       sizeof errstr),
+                     -1);
+    ck_assert_str_eq(errstr, "otlp_proto: truncated before the first resource");
     ck_assert_int_eq(otlp_decode_json(decoder, "[1,2]", 5, on_span, on_reject, &c, errstr,
                                       sizeof errstr),
                      -1);
