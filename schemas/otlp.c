@@ -1581,7 +1581,7 @@ int otlp_decode_proto(otlp_decoder_t *d, const void *buf, size_t len, otlp_span_
                    resources);
             break;
         }
-        if (rc == PB_TRUNCATED && (f.number != 1 || f.wire_type != 2)) {
+        if (rc == PB_TRUNCATED && (f.number != 1 || f.wire_type != 2 || f.len == 0)) {
             if (resources == 0) {
                 snprintf(errstr, errstr_size, "otlp_proto: truncated before the first resource");
                 return -1;
