@@ -139,6 +139,7 @@ int offline_profile_file(const char *path, const offline_options_t *options, FIL
         char err[512];
         /* OTLP span links name spans; the whole trace is here to resolve them. */
         trace_resolve_span_dependencies(trace, OTLP_LINKS_ATTRIBUTE);
+        trace_number_repeated_nodes(trace, OTLP_ATTEMPT_BY_NAME_ATTRIBUTE);
         profile_t *profile = profile_compute(trace, options->pricing, &popt, err, sizeof(err));
         if (!profile) {
             fprintf(stderr, "dagprof: %s: trace %s: %s\n", st.path, st.ids[i], err);

@@ -357,3 +357,63 @@ size_t trace_resolve_span_dependencies(trace_t *trace, const char *attribute) {
     }
     return added_total;
 }
+
+/* ---- retries known only by a repeated node name under one parent ---- */
+
+typedef struct retry_key {
+    const span_t *span;
+    size_t index;
+} retry_key_t;
+
+static int compare_retry_keys(const void *a, const void *b) {
+    const span_t *x = ((const retry_key_t *)a)->span, *y = ((const retry_key_t *)b)->span;
+    int c = strcmp(x->parent_span_id ? x->parent_span_id : "", y->parent_span_id ? y->parent_span_id : "");
+    if (c == 0)
+        c = strcmp(x->node_id, y->node_id);
+    if (c == 0)
+        c = x->start_us < y->start_us ? -1 : x->start_us > y->start_us;
+    if (c == 0)
+        c = strcmp(x->span_id, y->span_id);
+    return c;
+}
+
+static int has_attribute(const span_t *s, const char *attribute) {
+    for (size_t a = 0; a < s->attribute_count; a++)
+        if (strcmp(s->attributes[a].key, attribute) == 0)
+            return 1;
+    return 0;
+}
+
+size_t trace_number_repeated_nodes(trace_t *trace, const char *attribute) {
+    size_t count = 0, renumbered = 0;
+    for (size_t i = 0; i < trace->span_count; i++) {
+        const span_t *s = &trace->spans[i];
+        count += s->kind == SPAN_KIND_NODE && s->node_id && has_attribute(s, attribute);
+    }
+    if (count < 2)
+        return 0;
+    retry_key_t *keys = malloc(count * sizeof(*keys));
+    if (!keys)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < trace->span_count; i++) {
+        const span_t *s = &trace->spans[i];
+        if (s->kind == SPAN_KIND_NODE && s->node_id && has_attribute(s, attribute))
+            keys[n++] = (retry_key_t){s, i};
+    }
+    qsort(keys, n, sizeof(*keys), compare_retry_keys);
+    int32_t attempt = 0;
+    for (size_t k = 0; k < n; k++) {
+        const span_t *s = keys[k].span, *prev = k ? keys[k - 1].span : NULL;
+        int same = prev && strcmp(prev->node_id, s->node_id) == 0 &&
+                   strcmp(prev->parent_span_id ? prev->parent_span_id : "",
+                          s->parent_span_id ? s->parent_span_id : "") == 0;
+        attempt = same ? attempt + 1 : 0;
+        if (trace->spans[keys[k].index].attempt != attempt) {
+            trace->spans[keys[k].index].attempt = attempt;
+            renumbered++;
+        }
+    }
+    free(keys);
+    return renumbered;
+}

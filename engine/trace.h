@@ -77,4 +77,11 @@ size_t trace_warnings_dropped(const trace_t *trace);
  * again adds nothing twice. Returns the number of edges added. */
 size_t trace_resolve_span_dependencies(trace_t *trace, const char *attribute);
 
+/* Retries known only by repetition: node spans carrying `attribute` (the
+ * OTLP mapping marks those without an explicit attempt) that share a node id
+ * and a parent are attempts 0, 1, 2... in order of start (ties: span_id).
+ * Call it where trace_resolve_span_dependencies() is called. Returns the
+ * number of spans whose attempt changed. */
+size_t trace_number_repeated_nodes(trace_t *trace, const char *attribute);
+
 #endif

@@ -1073,8 +1073,14 @@ static int emit(otlp_decoder_t *d, const raw_span_t *raw) {
             goto oom;
         span.depends_on = d->depends_on;
         span.depends_on_count = depends_count;
-        if (found[K_DAG_ATTEMPT] && attr_int(found[K_DAG_ATTEMPT], &attempt) && attempt > 0)
-            span.attempt = attempt > INT32_MAX ? INT32_MAX : (int32_t)attempt;
+        if (found[K_DAG_ATTEMPT] && attr_int(found[K_DAG_ATTEMPT], &attempt)) {
+            if (attempt > 0)
+                span.attempt = attempt > INT32_MAX ? INT32_MAX : (int32_t)attempt;
+        } else if (pass_count < OTLP_MAX_PASS_ATTRS) {
+            d->pass[pass_count].key = OTLP_ATTEMPT_BY_NAME_ATTRIBUTE;
+            d->pass[pass_count].value = "1";
+            pass_count++;
+        }
     }
 
     if (span.kind == SPAN_KIND_LLM) {

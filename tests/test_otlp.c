@@ -820,6 +820,47 @@ START_TEST(test_offline_bad_line) {
 }
 END_TEST
 
+START_TEST(test_retry_by_repeated_name) {
+    /* Two invoke_agent spans "fetch" under the root, no dag.attempt: the
+     * later one is a retry, whatever the order the spans arrive in. */
+    const char *json =
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":["
+        "{\"traceId\":\"11111111111111111111111111111111\",\"spanId\":\"0000000000000001\","
+        "\"name\":\"wf\",\"startTimeUnixNano\":\"0\",\"endTimeUnixNano\":\"9000000\"},"
+        "{\"traceId\":\"11111111111111111111111111111111\",\"spanId\":\"0000000000000003\","
+        "\"parentSpanId\":\"0000000000000001\",\"name\":\"fetch\","
+        "\"startTimeUnixNano\":\"3000000\",\"endTimeUnixNano\":\"5000000\",\"attributes\":["
+        "{\"key\":\"gen_ai.operation.name\",\"value\":{\"stringValue\":\"invoke_agent\"}}]},"
+        "{\"traceId\":\"11111111111111111111111111111111\",\"spanId\":\"0000000000000002\","
+        "\"parentSpanId\":\"0000000000000001\",\"name\":\"fetch\","
+        "\"startTimeUnixNano\":\"1000000\",\"endTimeUnixNano\":\"2000000\",\"status\":{\"code\":2},"
+        "\"attributes\":["
+        "{\"key\":\"gen_ai.operation.name\",\"value\":{\"stringValue\":\"invoke_agent\"}}]}"
+        "]}]}]}";
+    collected_t c;
+    collected_init(&c);
+    ck_assert_int_eq(
+        otlp_decode_json(decoder, json, strlen(json), on_span, on_reject, &c, errstr, sizeof errstr),
+        0);
+    ck_assert_int_eq(json_array_size(c.spans), 3);
+    ck_assert_int_eq(trace_number_repeated_nodes(c.trace, OTLP_ATTEMPT_BY_NAME_ATTRIBUTE), 1);
+    ck_assert_int_eq(trace_number_repeated_nodes(c.trace, OTLP_ATTEMPT_BY_NAME_ATTRIBUTE), 0);
+    size_t index;
+    ck_assert_int_eq(trace_find_span(c.trace, "0000000000000003", &index), 1);
+    ck_assert_int_eq(trace_span(c.trace, index)->attempt, 1);
+    ck_assert_int_eq(trace_find_span(c.trace, "0000000000000002", &index), 1);
+    ck_assert_int_eq(trace_span(c.trace, index)->attempt, 0);
+    char *text = profile_text(c.trace);
+    json_t *profile = json_loads(text, 0, NULL);
+    const json_t *node = json_array_get(json_object_get(profile, "nodes"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(node, "node_id")), "fetch");
+    ck_assert_int_eq(json_integer_value(json_object_get(node, "retries")), 1);
+    json_decref(profile);
+    free(text);
+    collected_free(&c);
+}
+END_TEST
+
 static Suite *otlp_suite(void) {
     Suite *suite = suite_create("otlp");
     TCase *tc = tcase_create("decode");
@@ -839,6 +880,7 @@ static Suite *otlp_suite(void) {
     tcase_add_test(tc, test_callback_stops);
     tcase_add_test(tc, test_detect);
     tcase_add_test(tc, test_offline_formats);
+    tcase_add_test(tc, test_retry_by_repeated_name);
     tcase_add_test(tc, test_offline_bad_line);
     suite_add_tcase(suite, tc);
     return suite;
