@@ -1006,9 +1006,9 @@ static int emit(otlp_decoder_t *d, const raw_span_t *raw) {
     }
     /* Values (not the keys that decide a span's kind) may come from the
      * instrumentation scope or the resource. */
-    static const int inherited[] = {K_DAG_ID,        K_GENAI_AGENT_NAME, K_GENAI_PROVIDER,
-                                    K_GENAI_SYSTEM,  K_LLM_PROVIDER,     K_LLM_SYSTEM,
-                                    K_SERVICE_NAME,  K_GENAI_REQUEST_MODEL, K_LLM_MODEL_NAME};
+    static const int inherited[] = {K_DAG_ID,       K_GENAI_PROVIDER, K_GENAI_SYSTEM,
+                                    K_LLM_PROVIDER, K_LLM_SYSTEM,     K_SERVICE_NAME,
+                                    K_GENAI_REQUEST_MODEL, K_LLM_MODEL_NAME};
     const otlp_attr_t *dag_id_attr = found[K_DAG_ID];
     for (size_t i = 0; i < COUNT_OF(inherited); i++) {
         int k = inherited[i];
