@@ -46,6 +46,7 @@ static const char G_METRICS[] = "Metrics";
 static const char G_LOADGEN[] = "dagprof loadgen";
 static const char G_TAIL[] = "dagprof tail";
 static const char G_THRESH[] = "Bottleneck thresholds";
+static const char G_HTML[] = "HTML report (--format html)";
 
 static const option_def_t options[] = {
     STR(G_GENERAL, "config", NULL, "FILE", OPT_NOFILE,
@@ -55,7 +56,7 @@ static const option_def_t options[] = {
          "print the effective configuration, secrets masked, and exit"),
     ENUM(G_GENERAL, "log.level", "info", "debug|info|warn|error",
          "least severe log messages printed"),
-    ENUM(G_GENERAL, "format", "text", "text|json", "output format of profile and tail"),
+    ENUM(G_GENERAL, "format", "text", "text|json|html", "output format of profile and tail"),
     STR(G_GENERAL, "pricing", "", "FILE", 0,
         "pricing table (JSON, USD per 1M tokens); empty = the built-in table"),
 
@@ -122,6 +123,9 @@ static const option_def_t options[] = {
     INT(G_TAIL, "tail.max", "0", 0, NOMAX, "stop after this many profiles; 0 = never"),
     INT(G_TAIL, "tail.timeout.ms", "0", 0, NOMAX,
         "stop after this long without a profile; 0 = never"),
+
+    INT(G_HTML, "html.max.rows", "200", 1, 5000,
+        "nodes drawn in the timeline, DAG and charts; the rest is one aggregated row"),
 
     DBL(G_THRESH, "threshold.slow_node.pct", "30", 0, 100,
         "slow_node: a critical node's exec time is at least this % of wall time"),

@@ -1,6 +1,6 @@
 /* main.c -- the dagprof binary: parse options, wire modules, run a subcommand.
  *
- *   dagprof profile [--pricing FILE] [--format text|json] FILE|-
+ *   dagprof profile [--pricing FILE] [--format text|json|html] FILE|-
  *   dagprof run     [--config FILE] [options]     the stream processor
  *   dagprof tail    [options]                     print profiles from the output topic
  *   dagprof loadgen [options]                     produce a synthetic fleet of runs
@@ -51,7 +51,7 @@ static void usage(FILE *out) {
     fputs("usage: dagprof <command> [options]\n"
           "\n"
           "commands:\n"
-          "  profile [--pricing FILE] [--format text|json] FILE|-   profile trace files\n"
+          "  profile [--pricing FILE] [--format text|json|html] FILE|-   profile trace files\n"
           "  run [--config FILE] [options]                         the stream processor\n"
           "  tail [options]                                        print published profiles\n"
           "  loadgen [options]                                     produce a synthetic fleet\n"
@@ -87,6 +87,8 @@ static int cmd_profile(const config_t *cfg) {
     opt.pricing = pricing;
     setup_thresholds(cfg, &opt.thresholds);
     opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
+    opt.html = strcmp(config_get(cfg, "format"), "html") == 0;
+    opt.html_max_rows = (size_t)config_get_int(cfg, "html.max.rows");
     opt.now_us = now_us();
     opt.max_string_bytes = (size_t)config_get_int(cfg, "limit.string.bytes");
     opt.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
@@ -175,6 +177,8 @@ static int cmd_tail(const config_t *cfg) {
     memset(&opt, 0, sizeof(opt));
     opt.topic = config_get(cfg, "topic.profiles");
     opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
+    opt.html = strcmp(config_get(cfg, "format"), "html") == 0;
+    opt.html_max_rows = (size_t)config_get_int(cfg, "html.max.rows");
     opt.from_beginning = config_get_bool(cfg, "tail.from.beginning");
     opt.max_profiles = config_get_int(cfg, "tail.max");
     opt.timeout_ms = config_get_int(cfg, "tail.timeout.ms");
