@@ -68,8 +68,8 @@ static void label(html_t *h, const char *text, int columns) {
 
 /* ---------------------------------------------------------------- text */
 
-/* Columns a code point takes: the same rough, locale-free wcwidth() as the
- * text report, so labels are cut alike in both. */
+/* Columns a code point takes: the text report's rough, locale-free wcwidth(),
+ * with the transport and newer emoji blocks also wide, as browsers draw them. */
 static int codepoint_columns(uint32_t cp) {
     if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
         (cp >= 0xFE00 && cp <= 0xFE0F))
@@ -78,7 +78,8 @@ static int codepoint_columns(uint32_t cp) {
         (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
         (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
         (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
-        (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD))
+        (cp >= 0x1F680 && cp <= 0x1F6FF) || (cp >= 0x1F900 && cp <= 0x1F9FF) ||
+        (cp >= 0x1FA70 && cp <= 0x1FAFF) || (cp >= 0x20000 && cp <= 0x3FFFD))
         return 2;
     return 1;
 }
