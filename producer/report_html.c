@@ -38,6 +38,8 @@ typedef struct html {
     size_t *order;      /* shown nodes by start time */
     int64_t *layer;     /* per node: longest-path layer */
     int64_t *crit_pos;  /* per node: index on the critical path, or -1 */
+    size_t *attempt_first; /* with a trace: per node, its first entry in attempt_span */
+    size_t *attempt_span;  /* span indexes of the shown nodes' node spans */
 } html_t;
 
 /* ---------------------------------------------------------------- output */
@@ -451,18 +453,15 @@ static void rect(html_t *h, const char *cls, double x0, double x1, double y, con
          GANTT_ROW_H - 6, extra ? extra : "");
 }
 
-/* The node's attempts, from the trace: its node spans (attempt 0, 1, ...). */
-static size_t draw_attempts(html_t *h, const profile_node_t *n, double y) {
-    if (!h->trace)
+/* The node's attempts, from the trace: its node spans (attempt 0, 1, ...),
+ * indexed once per page (attempt_first/attempt_span) so a row costs only its
+ * own spans. */
+static size_t draw_attempts(html_t *h, size_t index, double y) {
+    if (!h->attempt_first)
         return 0;
-    size_t drawn = 0, seen = 0;
-    for (size_t i = 0; i < trace_span_count(h->trace); i++) {
-        const span_t *s = trace_span(h->trace, i);
-        if (s->kind != SPAN_KIND_NODE || !s->node_id || strcmp(s->node_id, n->node_id) != 0)
-            continue;
-        seen++;
-        if (drawn >= MAX_ATTEMPTS_DRAWN)
-            continue;
+    size_t drawn = 0, seen = h->attempt_first[index + 1] - h->attempt_first[index];
+    for (size_t a = h->attempt_first[index]; a < h->attempt_first[index + 1] && drawn < MAX_ATTEMPTS_DRAWN; a++) {
+        const span_t *s = trace_span(h->trace, h->attempt_span[a]);
         char extra[64];
         snprintf(extra, sizeof(extra), " data-attempt=\"%d\"", (int)s->attempt);
         rect(h, s->status == SPAN_STATUS_ERROR ? "exec attempt failed" : "exec attempt",
@@ -470,6 +469,44 @@ static size_t draw_attempts(html_t *h, const profile_node_t *n, double y) {
         drawn++;
     }
     return seen;
+}
+
+/* The node spans of the shown nodes, grouped by node: attempt_span[
+ * attempt_first[i] .. attempt_first[i + 1]) in trace order. */
+static int index_attempts(html_t *h) {
+    const profile_t *p = h->profile;
+    size_t spans = trace_span_count(h->trace), total = 0;
+    h->attempt_first = calloc(p->node_count + 1, sizeof(*h->attempt_first));
+    size_t *owner = malloc((spans ? spans : 1) * sizeof(*owner));
+    size_t *fill = calloc(p->node_count + 1, sizeof(*fill));
+    int rc = -1;
+    if (!h->attempt_first || !owner || !fill)
+        goto done;
+    for (size_t i = 0; i < spans; i++) {
+        const span_t *s = trace_span(h->trace, i);
+        owner[i] = SIZE_MAX;
+        if (s->kind != SPAN_KIND_NODE || !s->node_id)
+            continue;
+        ptrdiff_t k = node_index(p, s->node_id);
+        if (k < 0 || !h->shown[k])
+            continue;
+        owner[i] = (size_t)k;
+        h->attempt_first[k + 1]++;
+        total++;
+    }
+    for (size_t i = 0; i < p->node_count; i++)
+        h->attempt_first[i + 1] += h->attempt_first[i];
+    h->attempt_span = malloc((total ? total : 1) * sizeof(*h->attempt_span));
+    if (!h->attempt_span)
+        goto done;
+    for (size_t i = 0; i < spans; i++)
+        if (owner[i] != SIZE_MAX)
+            h->attempt_span[h->attempt_first[owner[i]] + fill[owner[i]]++] = i;
+    rc = 0;
+done:
+    free(owner);
+    free(fill);
+    return rc;
 }
 
 static const char *status_name(span_status_t status) {
@@ -499,7 +536,7 @@ static void gantt_row(html_t *h, size_t index, size_t row) {
     rect(h, "blocked", x_of(h, run_start), x_of(h, n->ready_us), y, NULL);
     if (n->queued_us > 0)
         rect(h, "queued", x_of(h, n->ready_us), x_of(h, n->start_us), y, NULL);
-    if (draw_attempts(h, n, y) == 0)
+    if (draw_attempts(h, index, y) == 0)
         rect(h, "exec", x_of(h, n->start_us), x_of(h, n->end_us), y, NULL);
     if (n->slack_us > 0) {
         double x0 = x_of(h, n->end_us), x1 = x_of(h, n->end_us + n->slack_us), ym = y + (GANTT_ROW_H - 6) / 2.0;
@@ -869,7 +906,7 @@ int report_write_html(const profile_t *profile, const report_html_options_t *opt
     h.shown_count = report_html_select(profile, h.max_rows, h.shown);
     by_start = sorted_nodes(profile, 1);
     h.order = malloc(n * sizeof(*h.order));
-    if (!by_start || !h.order)
+    if (!by_start || !h.order || (h.trace && index_attempts(&h) != 0))
         goto fail;
     size_t r = 0;
     for (size_t i = 0; i < profile->node_count; i++)
@@ -891,6 +928,8 @@ int report_write_html(const profile_t *profile, const report_html_options_t *opt
     free(h.shown);
     free(h.layer);
     free(h.crit_pos);
+    free(h.attempt_first);
+    free(h.attempt_span);
     return 0;
 fail:
     out->len = start_len;
@@ -901,5 +940,7 @@ fail:
     free(h.shown);
     free(h.layer);
     free(h.crit_pos);
+    free(h.attempt_first);
+    free(h.attempt_span);
     return -1;
 }
