@@ -126,6 +126,10 @@ static const option_def_t options[] = {
 
     INT(G_HTML, "html.max.rows", "200", 1, 5000,
         "nodes drawn in the timeline, DAG and charts; the rest is one aggregated row"),
+    INT(G_HTML, "ui.profiles", "20", 0, 10000,
+        "GET /ui on the metrics port lists this many last published profiles; 0 = no /ui"),
+    INT(G_HTML, "ui.profile.max.bytes", "4194304", 1024, 1073741824,
+        "largest profile record /ui keeps (memory: ui.profiles x this at most)"),
 
     DBL(G_THRESH, "threshold.slow_node.pct", "30", 0, 100,
         "slow_node: a critical node's exec time is at least this % of wall time"),

@@ -134,6 +134,9 @@ static int cmd_run(const config_t *cfg) {
     opt.max_string_bytes = config_get_int(cfg, "limit.string.bytes");
     opt.metrics_port = (int)config_get_int(cfg, "metrics.port");
     opt.metrics_bind = config_get(cfg, "metrics.bind");
+    opt.ui.capacity = (size_t)config_get_int(cfg, "ui.profiles");
+    opt.ui.max_bytes = (size_t)config_get_int(cfg, "ui.profile.max.bytes");
+    opt.ui.html_max_rows = (size_t)config_get_int(cfg, "html.max.rows");
     opt.stop = &stop_requested;
     /* fetch.wait.max.ms: a fetch that finds no new data returns within 20 ms
      * rather than 500. Brokers that do not answer a waiting fetch as soon as

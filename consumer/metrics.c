@@ -47,6 +47,7 @@ struct metrics {
     size_t partition_count;
     int healthy;
     char reason[256];
+    ui_t *ui; /* GET /ui, when set: not owned */
 };
 
 static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *conn, const char *url,
@@ -75,6 +76,11 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *conn, co
             status = MHD_HTTP_SERVICE_UNAVAILABLE;
             buf_printf(&body, "degraded: %s\n", reason);
         }
+    } else if (ui_handles(url)) {
+        pthread_mutex_lock(&m->lock);
+        ui_t *ui = m->ui;
+        pthread_mutex_unlock(&m->lock);
+        ui_answer(ui, url, &body, &type, &status);
     } else {
         status = MHD_HTTP_NOT_FOUND;
         buf_puts(&body, "not found: try /metrics or /healthz\n");
@@ -124,6 +130,12 @@ fail:
     pthread_mutex_destroy(&m->lock);
     free(m);
     return NULL;
+}
+
+void metrics_set_ui(metrics_t *m, ui_t *ui) {
+    pthread_mutex_lock(&m->lock);
+    m->ui = ui;
+    pthread_mutex_unlock(&m->lock);
 }
 
 void metrics_free(metrics_t *m) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "ui.h"
 
 typedef struct metrics metrics_t;
 
@@ -52,6 +53,10 @@ void metrics_set_partitions(metrics_t *m, const int32_t *partitions, size_t coun
 void metrics_set_health(metrics_t *m, int ok, const char *reason);
 /* librdkafka statistics JSON: consumer lag per partition is taken from it. */
 void metrics_kafka_stats(metrics_t *m, const char *json, size_t len);
+
+/* Serve GET /ui from `ui` (ui.h; NULL: /ui answers 404). The ui must outlive
+ * the metrics server: free it after metrics_free(). */
+void metrics_set_ui(metrics_t *m, ui_t *ui);
 
 /* The /metrics text; and the /healthz state. */
 int metrics_render(metrics_t *m, buf_t *out);

@@ -22,6 +22,7 @@
 #include "pricing.h"
 #include "profile.h"
 #include "trace_store.h"
+#include "ui.h"
 
 typedef struct stream_options {
     const char *topic_spans;
@@ -38,6 +39,7 @@ typedef struct stream_options {
     profile_thresholds_t thresholds;
     int metrics_port;      /* 0: no HTTP endpoint */
     const char *metrics_bind;
+    ui_options_t ui;       /* GET /ui on the metrics server: the last profiles published */
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the batch, commit, leave */
 } stream_options_t;
 
