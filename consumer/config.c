@@ -47,6 +47,7 @@ static const char G_LOADGEN[] = "dagprof loadgen";
 static const char G_TAIL[] = "dagprof tail";
 static const char G_THRESH[] = "Bottleneck thresholds";
 static const char G_OUTPUT[] = "Output records (dag-profiles, dag-recommendations)";
+static const char G_HTML[] = "HTML report (--format html)";
 
 static const option_def_t options[] = {
     STR(G_GENERAL, "config", NULL, "FILE", OPT_NOFILE,
@@ -56,7 +57,7 @@ static const option_def_t options[] = {
          "print the effective configuration, secrets masked, and exit"),
     ENUM(G_GENERAL, "log.level", "info", "debug|info|warn|error",
          "least severe log messages printed"),
-    ENUM(G_GENERAL, "format", "text", "text|json", "output format of profile and tail"),
+    ENUM(G_GENERAL, "format", "text", "text|json|html", "output format of profile and tail"),
     STR(G_GENERAL, "pricing", "", "FILE", 0,
         "pricing table (JSON, USD per 1M tokens); empty = the built-in table"),
 
@@ -136,6 +137,12 @@ static const option_def_t options[] = {
         "Schema Registry to register the output schemas with at start; empty = none"),
     INT(G_OUTPUT, "output.schema.registry.timeout.ms", "10000", 1, 600000,
         "timeout of each Schema Registry request"),
+    INT(G_HTML, "html.max.rows", "200", 1, 5000,
+        "nodes drawn in the timeline, DAG and charts; the rest is one aggregated row"),
+    INT(G_HTML, "ui.profiles", "20", 0, 10000,
+        "GET /ui on the metrics port lists this many last published profiles; 0 = no /ui"),
+    INT(G_HTML, "ui.profile.max.bytes", "4194304", 1024, 1073741824,
+        "largest profile record /ui keeps (memory: ui.profiles x this at most)"),
 
     DBL(G_THRESH, "threshold.slow_node.pct", "30", 0, 100,
         "slow_node: a critical node's exec time is at least this % of wall time"),

@@ -1,6 +1,6 @@
 /* main.c -- the dagprof binary: parse options, wire modules, run a subcommand.
  *
- *   dagprof profile [--pricing FILE] [--format text|json] FILE|-
+ *   dagprof profile [--pricing FILE] [--format text|json|html] FILE|-
  *   dagprof run     [--config FILE] [options]     the stream processor
  *   dagprof tail    [options]                     print profiles from the output topic
  *   dagprof loadgen [options]                     produce a synthetic fleet of runs
@@ -54,7 +54,7 @@ static void usage(FILE *out) {
     fputs("usage: dagprof <command> [options]\n"
           "\n"
           "commands:\n"
-          "  profile [--pricing FILE] [--format text|json] FILE|-   profile trace files\n"
+          "  profile [--pricing FILE] [--format text|json|html] FILE|-   profile trace files\n"
           "  run [--config FILE] [options]                         the stream processor\n"
           "  tail [options]                                        print published profiles\n"
           "  loadgen [options]                                     produce a synthetic fleet\n"
@@ -90,6 +90,8 @@ static int cmd_profile(const config_t *cfg) {
     opt.pricing = pricing;
     setup_thresholds(cfg, &opt.thresholds);
     opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
+    opt.html = strcmp(config_get(cfg, "format"), "html") == 0;
+    opt.html_max_rows = (size_t)config_get_int(cfg, "html.max.rows");
     opt.now_us = now_us();
     opt.max_string_bytes = (size_t)config_get_int(cfg, "limit.string.bytes");
     opt.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
@@ -185,6 +187,9 @@ static int cmd_run(const config_t *cfg) {
     opt.max_string_bytes = config_get_int(cfg, "limit.string.bytes");
     opt.metrics_port = (int)config_get_int(cfg, "metrics.port");
     opt.metrics_bind = config_get(cfg, "metrics.bind");
+    opt.ui.capacity = (size_t)config_get_int(cfg, "ui.profiles");
+    opt.ui.max_bytes = (size_t)config_get_int(cfg, "ui.profile.max.bytes");
+    opt.ui.html_max_rows = (size_t)config_get_int(cfg, "html.max.rows");
     opt.stop = &stop_requested;
     if (setup_output(cfg, &opt, err, sizeof(err)) != 0) {
         log_event(LOG_ERROR, "config_invalid", "error=\"%s\"", err);
@@ -236,6 +241,8 @@ static int cmd_tail(const config_t *cfg) {
     memset(&opt, 0, sizeof(opt));
     opt.topic = config_get(cfg, "topic.profiles");
     opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
+    opt.html = strcmp(config_get(cfg, "format"), "html") == 0;
+    opt.html_max_rows = (size_t)config_get_int(cfg, "html.max.rows");
     opt.from_beginning = config_get_bool(cfg, "tail.from.beginning");
     opt.max_profiles = config_get_int(cfg, "tail.max");
     opt.timeout_ms = config_get_int(cfg, "tail.timeout.ms");

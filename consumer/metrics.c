@@ -59,6 +59,7 @@ struct metrics {
     double unassigned_since;   /* monotonic s when the last stretch began; 0: assigned */
     uint64_t delay_buckets[METRICS_DELAY_BUCKETS];
     summary_t delay;
+    ui_t *ui; /* GET /ui, when set: not owned */
 };
 
 static int metrics_render_recovery(metrics_t *m, buf_t *out);
@@ -89,6 +90,11 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *conn, co
             status = MHD_HTTP_SERVICE_UNAVAILABLE;
             buf_printf(&body, "degraded: %s\n", reason);
         }
+    } else if (ui_handles(url)) {
+        pthread_mutex_lock(&m->lock);
+        ui_t *ui = m->ui;
+        pthread_mutex_unlock(&m->lock);
+        ui_answer(ui, url, &body, &type, &status);
     } else {
         status = MHD_HTTP_NOT_FOUND;
         buf_puts(&body, "not found: try /metrics or /healthz\n");
@@ -138,6 +144,12 @@ fail:
     pthread_mutex_destroy(&m->lock);
     free(m);
     return NULL;
+}
+
+void metrics_set_ui(metrics_t *m, ui_t *ui) {
+    pthread_mutex_lock(&m->lock);
+    m->ui = ui;
+    pthread_mutex_unlock(&m->lock);
 }
 
 void metrics_free(metrics_t *m) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "ui.h"
 
 typedef struct metrics metrics_t;
 
@@ -60,6 +61,9 @@ void metrics_kafka_stats(metrics_t *m, const char *json, size_t len);
 void metrics_count_rebalance(metrics_t *m, int assign);
 void metrics_set_assigned(metrics_t *m, size_t owned);
 void metrics_observe_profile_delay(metrics_t *m, double seconds);
+/* Serve GET /ui from `ui` (ui.h; NULL: /ui answers 404). The ui must outlive
+ * the metrics server: free it after metrics_free(). */
+void metrics_set_ui(metrics_t *m, ui_t *ui);
 
 /* The /metrics text; and the /healthz state. */
 int metrics_render(metrics_t *m, buf_t *out);

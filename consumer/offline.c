@@ -8,6 +8,7 @@
 #include "otlp.h"
 #include "profile_json.h"
 #include "report.h"
+#include "report_html.h"
 #include "strmap.h"
 #include "trace.h"
 #include "trace_file.h"
@@ -146,10 +147,19 @@ int offline_profile_file(const char *path, const offline_options_t *options, FIL
             continue;
         }
         buf_reset(&text);
-        int wrc = options->json ? profile_json_write(profile, &text) : report_write_text(profile, &ropt, &text);
+        int wrc;
+        if (options->html) {
+            report_html_options_t hopt;
+            report_html_options_init(&hopt);
+            hopt.max_rows = options->html_max_rows;
+            hopt.trace = trace; /* its node spans draw each retry */
+            wrc = report_write_html(profile, &hopt, &text);
+        } else {
+            wrc = options->json ? profile_json_write(profile, &text) : report_write_text(profile, &ropt, &text);
+        }
         if (wrc == 0 && options->json)
             wrc = buf_putc(&text, '\n');
-        if (wrc == 0 && !options->json && i + 1 < st.count)
+        if (wrc == 0 && !options->json && !options->html && i + 1 < st.count)
             wrc = buf_putc(&text, '\n');
         profile_free(profile);
         if (wrc != 0) {

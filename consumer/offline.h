@@ -25,6 +25,8 @@ typedef struct offline_options {
     bool color;
     size_t max_string_bytes; /* 0: the engine's default */
     const char *input_format; /* NULL or "auto": detected; "avro", "otlp_proto", "otlp_json" */
+    bool html;               /* the HTML report (report_html.h); else text or json */
+    size_t html_max_rows;    /* 0: REPORT_HTML_DEFAULT_MAX_ROWS */
 } offline_options_t;
 
 typedef struct offline_result {

@@ -80,6 +80,7 @@ struct stream {
     trace_store_t *store;    /* the ingest thread's connection */
     span_codec_t *codec;
     metrics_t *metrics;
+    ui_t *ui; /* the last profiles published, for GET /ui */
     int paused;           /* consumption paused while Redis is unavailable */
     volatile int fatal;   /* stop: a message could not be kept */
     volatile int brokers_down; /* every broker unreachable: do not wait to leave the group */
@@ -751,6 +752,7 @@ static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int6
         log_event(LOG_ERROR, "encode_failed", "trace_id=%s error=\"%s\"", t->trace_id, err);
         goto done;
     }
+    ui_record(s->ui, profile, pr->scratch.data, pr->scratch.len);
     /* recommendations first: the profile, last, is what a reader waits for */
     int produced = 0;
     buf_t rec = BUF_INIT;
@@ -1009,6 +1011,11 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         snprintf(errstr, errstr_size, "metrics: %s", err);
         goto fail;
     }
+    if (opt->ui.capacity && !(s.ui = ui_new(&opt->ui, err, sizeof(err)))) {
+        snprintf(errstr, errstr_size, "ui: %s", err);
+        goto fail;
+    }
+    metrics_set_ui(s.metrics, s.ui);
     s.codec = span_codec_new(err, sizeof(err));
     pr.codec = s.codec ? span_codec_new(err, sizeof(err)) : NULL;
     if (s.codec)
@@ -1172,6 +1179,7 @@ fail:
     span_codec_free(s.codec);
     span_codec_free(pr.codec);
     metrics_free(s.metrics);
+    ui_free(s.ui); /* after the server that reads it */
     buf_free(&pr.scratch);
     free(pr.owned);
     free(s.owned);

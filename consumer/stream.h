@@ -22,6 +22,7 @@
 #include "pricing.h"
 #include "profile.h"
 #include "trace_store.h"
+#include "ui.h"
 
 typedef struct stream_options {
     const char *topic_spans;
@@ -42,6 +43,7 @@ typedef struct stream_options {
     int output_format;     /* output_format_kind_t */
     int64_t output_schema_id_profile;
     int64_t output_schema_id_recommendation;
+    ui_options_t ui;       /* GET /ui on the metrics server: the last profiles published */
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the batch, commit, leave */
 } stream_options_t;
 

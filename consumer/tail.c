@@ -15,6 +15,7 @@
 #include "profile_avro.h"
 #include "profile_json.h"
 #include "report.h"
+#include "report_html.h"
 #include "tail.h"
 
 #define TAIL_POLL_SLICE_MS 200
@@ -62,6 +63,12 @@ static void tail_on_error(rd_kafka_t *rk, int err, const char *reason, void *opa
 /* Render one profile into `out` (reset first). 0, or -1 when memory ran out. */
 static int tail_render(const tail_options_t *options, const profile_t *profile, buf_t *out) {
     buf_reset(out);
+    if (options->html) {
+        report_html_options_t html;
+        report_html_options_init(&html);
+        html.max_rows = options->html_max_rows;
+        return report_write_html(profile, &html, out);
+    }
     if (options->json)
         return profile_json_write(profile, out) == 0 && buf_putc(out, '\n') == 0 ? 0 : -1;
     report_options_t report;

@@ -18,6 +18,8 @@ typedef struct tail_options {
     int64_t max_profiles;   /* stop after this many; 0 = no limit */
     int64_t timeout_ms;     /* stop after this long without a profile; 0 = never */
     bool color;
+    bool html;            /* each profile as a whole HTML page (report_html.h) */
+    size_t html_max_rows; /* 0: REPORT_HTML_DEFAULT_MAX_ROWS */
     volatile sig_atomic_t *stop;
 } tail_options_t;
 

@@ -189,7 +189,7 @@ static const mutation_t mutations[] = {
     {"flag the binary does not know", "command: [\"tail\", \"--format\", \"text\"]",
      "command: [\"tail\", \"--format\", \"yaml\"]", NULL, NULL, NULL,
      "FAIL  service tail: `dagprof tail --format yaml` rejects its configuration (exit 2): "
-     "dagprof tail: format: \"yaml\" from flag --format is not one of text, json",
+     "dagprof tail: format: \"yaml\" from flag --format is not one of text, json, html",
      0, 1},
     {"YAML boolean in the environment", "DAGPROF_TAIL_FROM_BEGINNING: \"true\"",
      "DAGPROF_TAIL_FROM_BEGINNING: true", NULL, NULL, NULL,

@@ -201,7 +201,7 @@ START_TEST(test_value_errors) {
     expect_error(empty, NULL, "topic.spans: \"\" from flag --topic.spans must not be empty");
     const char *env_format[] = {"DAGPROF_FORMAT=xml", NULL};
     expect_error(NULL, env_format,
-                 "format: \"xml\" from env DAGPROF_FORMAT is not one of text, json");
+                 "format: \"xml\" from env DAGPROF_FORMAT is not one of text, json, html");
 }
 END_TEST
 

@@ -506,6 +506,26 @@ START_TEST(test_tail) {
     ck_assert_ptr_null(strstr(text, "\n\n\n"));
     free(text);
 
+    /* HTML: each profile a whole page of the HTML report, one after the other. */
+    tail_test_options(&options, &stop);
+    options.html = true;
+    options.max_profiles = 2;
+    out = tmpfile();
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(tail_run(&options, consumer_conf(kafka, "tail-html"), out, errstr,
+                           sizeof(errstr)) == 0,
+                  "%s", errstr);
+    text = read_file(out, &len);
+    fclose(out);
+    ck_assert_int_eq(strncmp(text, "<!DOCTYPE html>\n", 16), 0);
+    char *second = strstr(text + 1, "<!DOCTYPE html>\n");
+    ck_assert_ptr_nonnull(second);
+    ck_assert_ptr_null(strstr(second + 1, "<!DOCTYPE html>"));
+    ck_assert_ptr_nonnull(strstr(text, "profile <span class=\"mono\">run-a#0</span>"));
+    ck_assert_ptr_nonnull(strstr(second, "profile <span class=\"mono\">run-b#1</span>"));
+    ck_assert_str_eq(text + len - 8, "</html>\n");
+    free(text);
+
     harness_kafka_free(kafka);
 }
 END_TEST
