@@ -85,7 +85,11 @@ typedef struct bench_options {
     int timeout_s;         /* per phase */
     const char *extra_env[BENCH_MAX_ENV + 1]; /* NAME=VALUE for dagprof run */
     size_t extra_env_count;
+    const char *format;    /* loadgen.format: avro, otlp_proto, otlp_json */
 } bench_options_t;
+
+/* loadgen's default OTLP batch (loadgen.otlp.batch): spans per OTLP message */
+#define BENCH_OTLP_SPANS_PER_MESSAGE 100
 
 /* ---- clocks ---- */
 
@@ -276,7 +280,7 @@ static long long bench_redis_used_memory(redisContext *redis) {
 /* ---- dagprof's /metrics ---- */
 
 typedef struct bench_metrics {
-    double consumed, stored, duplicate, dead_lettered, round_trips, commands, published,
+    double messages, consumed, stored, duplicate, dead_lettered, round_trips, commands, published,
         failed, traces_open, in_flight;
 } bench_metrics_t;
 
@@ -332,7 +336,10 @@ static int bench_scrape(int port, buf_t *scratch, bench_metrics_t *m) {
     if (bench_http_get(port, "/metrics", scratch) != 0)
         return -1;
     const char *t = scratch->data;
-    m->consumed = bench_metric(t, "dagprof_spans_consumed_total");
+    /* spans: an OTLP message counts as consumed once and holds many spans */
+    m->messages = bench_metric(t, "dagprof_spans_consumed_total");
+    m->consumed = m->messages - bench_metric(t, "dagprof_otlp_messages_total") +
+                  bench_metric(t, "dagprof_otlp_spans_total");
     m->stored = bench_metric(t, "dagprof_spans_stored_total");
     m->duplicate = bench_metric(t, "dagprof_spans_duplicate_total");
     m->dead_lettered = bench_metric(t, "dagprof_spans_dead_lettered_total");
@@ -1152,7 +1159,8 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     snprintf(rate_text, sizeof(rate_text), "%.0f", ph->rate);
     const char *gen_argv[] = {dagprof, "loadgen", "--loadgen.runs", runs_text, "--loadgen.seed",
                               seed_text, "--loadgen.concurrency", conc_text,
-                              "--loadgen.late.fraction", late_text, "--loadgen.rate", rate_text, NULL};
+                              "--loadgen.late.fraction", late_text, "--loadgen.rate", rate_text,
+                              "--loadgen.format", opt->format, NULL};
     const char *gen_env[] = {env_bootstrap, NULL};
     double children_cpu_before = bench_children_cpu_s();
     ph->loadgen_cpu_s = -1;
@@ -1210,7 +1218,9 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
                 }
             } else {
                 int64_t end = atomic_load(&gauge.end);
-                double backlog = (double)end - ph->metrics.consumed;
+                /* in messages (the topic's end offset); OTLP messages hold many spans */
+                double backlog = ((double)end - ph->metrics.messages) *
+                                 (strcmp(opt->format, "avro") == 0 ? 1 : BENCH_OTLP_SPANS_PER_MESSAGE);
                 if (end >= 0 && !gen_held && backlog > (double)opt->backlog_max) {
                     if (harness_kill(gen_pid, SIGSTOP) == 0) {
                         gen_held = true;
@@ -1538,6 +1548,8 @@ static void bench_usage(FILE *out) {
           "  --no-latency         skip the second phase\n"
           "  --backlog N          hold loadgen above N unread spans (default 50000)\n"
           "  --timeout S          per phase (default 900)\n"
+          "  --format F           loadgen.format: avro (default), otlp_proto, otlp_json\n"
+          "                       (OTLP: 100 spans per message, unkeyed)\n"
           "  --set NAME=VALUE     extra environment for dagprof run, e.g.\n"
           "                       --set DAGPROF_DUE_POLL_MS=20 (repeatable; not the\n"
           "                       bootstrap, Redis port, metrics port or grace)\n"
@@ -1577,6 +1589,7 @@ static int bench_parse(int argc, char **argv, bench_options_t *opt, char *build_
     opt->load_fraction = 0.5;
     opt->backlog_max = 50000;
     opt->timeout_s = 900;
+    opt->format = "avro";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1610,6 +1623,9 @@ static int bench_parse(int argc, char **argv, bench_options_t *opt, char *build_
             opt->backlog_max = (int64_t)x;
         else if (strcmp(a, "--timeout") == 0 && bench_parse_number(v, 10, 86400, &x) == 0)
             opt->timeout_s = (int)x;
+        else if (strcmp(a, "--format") == 0 && (strcmp(v, "avro") == 0 || strcmp(v, "otlp_proto") == 0 ||
+                                                 strcmp(v, "otlp_json") == 0))
+            opt->format = v;
         else if (strcmp(a, "--build-dir") == 0)
             opt->build_dir = v;
         else if (strcmp(a, "--set") == 0 && strncmp(v, "DAGPROF_", 8) == 0 && strchr(v, '=') &&
