@@ -238,7 +238,16 @@ static int loadgen_otlp_flush(const loadgen_options_t *options, loadgen_otlp_t *
                 return -1;
             continue;
         }
-        const char *key = o->keyed ? o->trace_ids[i] : NULL;
+        /* the exporter's key: the OTLP trace id as hex text */
+        char key_hex[33];
+        const char *key = NULL;
+        if (o->keyed) {
+            unsigned char id[16];
+            otlp_encode_id(o->trace_ids[i], id, sizeof(id));
+            for (size_t j = 0; j < sizeof(id); j++)
+                snprintf(key_hex + 2 * j, 3, "%02x", id[j]);
+            key = key_hex;
+        }
         for (;;) {
             rd_kafka_resp_err_t err = rd_kafka_producev(
                 rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
