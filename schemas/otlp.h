@@ -37,6 +37,11 @@ int wire_format_parse(const char *name, wire_format_t *out);
  * it decodes; else unknown. Safe on arbitrary bytes. */
 wire_format_t wire_detect(const void *buf, size_t len);
 
+/* Attribute a mapped node span carries for its OTLP span links: the linked
+ * span ids, lowercase hex, comma-separated. The trace resolves them to the
+ * node ids of those spans (they may arrive in another message). */
+#define OTLP_LINKS_ATTRIBUTE "otlp.link_span_ids"
+
 typedef struct otlp_decoder otlp_decoder_t;
 
 /* Returns a new decoder, or NULL with errstr set. Free with otlp_decoder_free(). */
