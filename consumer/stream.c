@@ -1238,7 +1238,10 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     }
     rc = 0;
     if (s.fatal) {
-        snprintf(errstr, errstr_size, "out of memory holding messages during a Redis outage");
+        snprintf(errstr, errstr_size, "%s",
+                 s.rp_failed ? "spans re-published to input.repartition.topic were not acknowledged; "
+                               "their messages are consumed again after a restart"
+                             : "out of memory holding messages during a Redis outage");
         rc = -1;
     }
 fail:

