@@ -448,6 +448,23 @@ START_TEST(repartition_two_instances) {
 }
 END_TEST
 
+/* Bad settings are refused at start with the option named. */
+START_TEST(bad_settings_refused) {
+    char *log = path_in("bad.log");
+    const char *format_argv[] = {DAGPROF, "run", "--input-format", "otlp", NULL};
+    run_to_exit(format_argv, log, 2);
+    ck_assert(harness_file_count(log, "input.format"));
+    const char *topic_argv[] = {DAGPROF, "run", "--input.repartition", "true", "--input.repartition.topic",
+                                "dag-spans", NULL};
+    run_to_exit(topic_argv, log, 1);
+    ck_assert(harness_file_count(log, "input.repartition.topic must name a topic other than topic.spans"));
+    const char *gen_argv[] = {DAGPROF, "loadgen", "--format", "protobuf", NULL};
+    run_to_exit(gen_argv, log, 2);
+    ck_assert(harness_file_count(log, "loadgen.format"));
+    free(log);
+}
+END_TEST
+
 int main(void) {
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     Suite *s = suite_create("otlp_stream");
@@ -457,6 +474,7 @@ int main(void) {
     tcase_add_test(tc, otlp_proto_and_json_match_offline);
     tcase_add_test(tc, otlp_bad_input_dead_lettered);
     tcase_add_test(tc, repartition_two_instances);
+    tcase_add_test(tc, bad_settings_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
