@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "otlp.h"
 #include "profile_json.h"
 #include "report.h"
 #include "strmap.h"
@@ -104,7 +105,7 @@ int offline_profile_file(const char *path, const offline_options_t *options, FIL
         goto done;
     }
     trace_file_handler_t handler = {offline_on_span, offline_on_error, &st};
-    if (trace_file_read(path, &handler, errstr, errstr_size) != 0) {
+    if (trace_file_read_as(path, options->input_format, &handler, errstr, errstr_size) != 0) {
         if (st.oom)
             snprintf(errstr, errstr_size, "out of memory reading %s", st.path);
         goto done;
@@ -136,6 +137,9 @@ int offline_profile_file(const char *path, const offline_options_t *options, FIL
                 has_run = 1;
         popt.complete = has_run;
         char err[512];
+        /* OTLP span links name spans; the whole trace is here to resolve them. */
+        trace_resolve_span_dependencies(trace, OTLP_LINKS_ATTRIBUTE);
+        trace_number_repeated_nodes(trace, OTLP_ATTEMPT_BY_NAME_ATTRIBUTE);
         profile_t *profile = profile_compute(trace, options->pricing, &popt, err, sizeof(err));
         if (!profile) {
             fprintf(stderr, "dagprof: %s: trace %s: %s\n", st.path, st.ids[i], err);

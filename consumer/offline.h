@@ -1,6 +1,7 @@
 /* offline.h -- `dagprof profile`: profile the traces in a file.
  *
- * Reads JSON Lines span events or an Avro container file, groups the spans by
+ * Reads JSON Lines span events, an Avro container file, or OpenTelemetry
+ * (OTLP/JSON or protobuf; see trace_file.h), groups the spans by
  * trace_id (a file may hold several runs), profiles each run in the order its
  * first span appeared, and writes a text report or one JSON object per line.
  * A malformed line is reported on stderr naming the line, becomes a warning of
@@ -23,6 +24,7 @@ typedef struct offline_options {
     bool ascii;          /* text report without Unicode */
     bool color;
     size_t max_string_bytes; /* 0: the engine's default */
+    const char *input_format; /* NULL or "auto": detected; "avro", "otlp_proto", "otlp_json" */
 } offline_options_t;
 
 typedef struct offline_result {

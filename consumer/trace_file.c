@@ -14,16 +14,22 @@
 #include <sys/types.h>
 
 #include <avro.h>
+#include <jansson.h>
 
+#include "buf.h"
+
+#include "otlp.h"
 #include "span_codec.h"
 
 #define AVRO_MAGIC "Obj\x01"
 #define AVRO_MAGIC_BYTES 4
 #define REASON_BYTES 512
+/* Enough of the start of a file to tell OTLP/JSON from span events. */
+#define PEEK_BYTES 256
 
 typedef struct peeked_stream {
     FILE *fp;
-    unsigned char head[AVRO_MAGIC_BYTES];
+    unsigned char head[PEEK_BYTES];
     size_t head_len;
     size_t head_pos;
 } peeked_stream_t;
@@ -201,8 +207,136 @@ fail:
     return rc;
 }
 
+/* ---- OpenTelemetry files: OTLP/JSON (a request per line, or one document)
+ * and OTLP protobuf (one request; concatenated requests are one request) ---- */
+
+typedef struct otlp_file {
+    const trace_file_handler_t *handler;
+    long record;
+    const char *unit;
+} otlp_file_t;
+
+static int otlp_file_on_span(void *opaque, const span_t *span) {
+    const otlp_file_t *file = opaque;
+    return file->handler->on_span(file->handler->opaque, span);
+}
+
+static void otlp_file_on_reject(void *opaque, const char *kind, const char *reason) {
+    const otlp_file_t *file = opaque;
+    (void)kind; /* the reason says what was wrong */
+    report(file->handler, file->record, file->unit, reason);
+}
+
+/* Whether the peeked start is an OTLP/JSON object: '{', then its first key. */
+static bool looks_like_otlp_json(const unsigned char *head, size_t len) {
+    size_t i = 0;
+    if (len >= 3 && memcmp(head, "\xef\xbb\xbf", 3) == 0)
+        i = 3;
+    while (i < len && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
+        i++;
+    if (i >= len || head[i] != '{')
+        return false;
+    i++;
+    while (i < len && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
+        i++;
+    return (len - i >= 15 && memcmp(head + i, "\"resourceSpans\"", 15) == 0) ||
+           (len - i >= 16 && memcmp(head + i, "\"resource_spans\"", 16) == 0);
+}
+
+static int read_all(FILE *fp, const char *name, buf_t *out, char *errstr, size_t errstr_size) {
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        if (buf_append(out, chunk, n) != 0)
+            return set_error(errstr, errstr_size, "%s: out of memory", name);
+    if (ferror(fp))
+        return set_error(errstr, errstr_size, "%s: %s", name, strerror(errno));
+    return 0;
+}
+
+static int read_otlp(FILE *fp, const char *name, wire_format_t format,
+                     const trace_file_handler_t *handler, char *errstr, size_t errstr_size) {
+    buf_t content = BUF_INIT;
+    otlp_decoder_t *decoder = NULL;
+    otlp_file_t file = {handler, 1, "message"};
+    char reason[REASON_BYTES];
+    int rc = -1;
+
+    if (read_all(fp, name, &content, errstr, errstr_size) != 0)
+        goto done;
+    decoder = otlp_decoder_new(errstr, errstr_size);
+    if (!decoder)
+        goto done;
+    if (format == WIRE_OTLP_PROTO) {
+        rc = otlp_decode_proto(decoder, content.data, content.len, otlp_file_on_span,
+                               otlp_file_on_reject, &file, reason, sizeof(reason));
+        if (rc == -1)
+            rc = set_error(errstr, errstr_size, "%s: %s", name, reason);
+        goto done;
+    }
+    /* OTLP/JSON: the Collector's file exporter writes one request per line;
+     * a document spread over lines does not parse line by line. */
+    char *text = content.data ? content.data : "";
+    size_t offset = 0, len = content.len;
+    bool by_line = false;
+    while (offset < len) {
+        char *eol = memchr(text + offset, '\n', len - offset);
+        size_t line_len = eol ? (size_t)(eol - (text + offset)) : len - offset;
+        if (!is_blank(text + offset, line_len)) {
+            json_error_t error;
+            json_t *first = json_loadb(text + offset, line_len, 0, &error);
+            by_line = first != NULL;
+            json_decref(first);
+            break;
+        }
+        offset += line_len + 1;
+    }
+    if (!by_line) {
+        file.unit = "document";
+        rc = otlp_decode_json(decoder, text, len, otlp_file_on_span, otlp_file_on_reject, &file,
+                              reason, sizeof(reason));
+        if (rc == -1)
+            rc = set_error(errstr, errstr_size, "%s: %s", name, reason);
+        goto done;
+    }
+    file.unit = "line";
+    file.record = 0;
+    rc = 0;
+    for (offset = 0; offset < len;) {
+        char *eol = memchr(text + offset, '\n', len - offset);
+        size_t line_len = eol ? (size_t)(eol - (text + offset)) : len - offset;
+        file.record++;
+        if (!is_blank(text + offset, line_len)) {
+            int line_rc = otlp_decode_json(decoder, text + offset, line_len, otlp_file_on_span,
+                                           otlp_file_on_reject, &file, reason, sizeof(reason));
+            if (line_rc == -1) {
+                report(handler, file.record, "line", reason);
+            } else if (line_rc != 0) {
+                rc = line_rc;
+                goto done;
+            }
+        }
+        offset += line_len + 1;
+    }
+
+done:
+    otlp_decoder_free(decoder);
+    buf_free(&content);
+    return rc;
+}
+
 int trace_file_read_fp(FILE *fp, const char *name, const trace_file_handler_t *handler,
                        char *errstr, size_t errstr_size) {
+    return trace_file_read_fp_as(fp, name, NULL, handler, errstr, errstr_size);
+}
+
+int trace_file_read_fp_as(FILE *fp, const char *name, const char *format,
+                          const trace_file_handler_t *handler, char *errstr,
+                          size_t errstr_size) {
+    wire_format_t forced = WIRE_UNKNOWN;
+    if (format && wire_format_parse(format, &forced) != 0)
+        return set_error(errstr, errstr_size,
+                         "input format %s: expected auto, avro, otlp_proto or otlp_json", format);
     peeked_stream_t stream = {.fp = fp};
     cookie_io_functions_t io = {.read = peeked_read, .close = peeked_close};
     span_codec_t *codec = NULL;
@@ -222,7 +356,15 @@ int trace_file_read_fp(FILE *fp, const char *name, const trace_file_handler_t *h
         set_error(errstr, errstr_size, "%s: %s", name, strerror(errno));
         goto fail;
     }
-    if (stream.head_len == AVRO_MAGIC_BYTES &&
+    if (forced == WIRE_UNKNOWN) {
+        if (looks_like_otlp_json(stream.head, stream.head_len))
+            forced = WIRE_OTLP_JSON;
+        else if (stream.head_len > 0 && stream.head[0] == 0x0a)
+            forced = WIRE_OTLP_PROTO; /* field 1, length-delimited: never JSON or Avro */
+    }
+    if (forced == WIRE_OTLP_JSON || forced == WIRE_OTLP_PROTO)
+        rc = read_otlp(peeked, name, forced, handler, errstr, errstr_size);
+    else if (stream.head_len >= AVRO_MAGIC_BYTES &&
         memcmp(stream.head, AVRO_MAGIC, AVRO_MAGIC_BYTES) == 0)
         rc = read_avro_container(peeked, name, codec, handler, errstr, errstr_size);
     else
@@ -237,13 +379,19 @@ fail:
 
 int trace_file_read(const char *path, const trace_file_handler_t *handler, char *errstr,
                     size_t errstr_size) {
+    return trace_file_read_as(path, NULL, handler, errstr, errstr_size);
+}
+
+int trace_file_read_as(const char *path, const char *format, const trace_file_handler_t *handler,
+                       char *errstr, size_t errstr_size) {
     if (strcmp(path, "-") == 0)
-        return trace_file_read_fp(stdin, "standard input", handler, errstr, errstr_size);
+        return trace_file_read_fp_as(stdin, "standard input", format, handler, errstr,
+                                     errstr_size);
 
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return set_error(errstr, errstr_size, "%s: %s", path, strerror(errno));
-    int rc = trace_file_read_fp(fp, path, handler, errstr, errstr_size);
+    int rc = trace_file_read_fp_as(fp, path, format, handler, errstr, errstr_size);
     fclose(fp);
     return rc;
 }

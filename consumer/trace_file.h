@@ -38,4 +38,17 @@ int trace_file_read(const char *path, const trace_file_handler_t *handler, char 
 int trace_file_read_fp(FILE *fp, const char *name, const trace_file_handler_t *handler,
                        char *errstr, size_t errstr_size);
 
+/* The same with the format forced (`format` "avro": span events as above;
+ * "otlp_proto" or "otlp_json": OpenTelemetry, see otlp.h) or detected (NULL or
+ * "auto"): a file starting with an OTLP/JSON object ('{' then
+ * "resourceSpans") is OTLP/JSON, read as one request per line (the
+ * Collector's file exporter) or as one document; one starting with byte 0x0a
+ * (protobuf field 1, length-delimited) is one OTLP protobuf request. Spans an
+ * OTLP decoder rejects are reported through on_error ("line 3: span ...:
+ * ..."), and reading goes on. An unknown format name is -1 with errstr. */
+int trace_file_read_as(const char *path, const char *format, const trace_file_handler_t *handler,
+                       char *errstr, size_t errstr_size);
+int trace_file_read_fp_as(FILE *fp, const char *name, const char *format,
+                          const trace_file_handler_t *handler, char *errstr, size_t errstr_size);
+
 #endif

@@ -297,3 +297,123 @@ const char *trace_warning(const trace_t *trace, size_t index) {
 size_t trace_warnings_dropped(const trace_t *trace) {
     return trace->warnings_dropped;
 }
+
+/* ---- dependencies named by span id (OpenTelemetry span links) ---- */
+
+static int depends_on_has(const span_t *s, const char *node_id) {
+    for (size_t i = 0; i < s->depends_on_count; i++)
+        if (strcmp(s->depends_on[i], node_id) == 0)
+            return 1;
+    return 0;
+}
+
+size_t trace_resolve_span_dependencies(trace_t *trace, const char *attribute) {
+    size_t added_total = 0;
+    for (size_t i = 0; i < trace->span_count; i++) {
+        span_t *s = &trace->spans[i];
+        const char *list = NULL;
+        if (s->kind != SPAN_KIND_NODE || !s->node_id)
+            continue;
+        for (size_t a = 0; a < s->attribute_count && !list; a++)
+            if (strcmp(s->attributes[a].key, attribute) == 0)
+                list = s->attributes[a].value;
+        if (!list || !*list)
+            continue;
+        /* At most one new edge per listed id: count the commas for room. */
+        size_t room = s->depends_on_count + 1;
+        for (const char *p = list; *p; p++)
+            room += *p == ',';
+        const char **deps = arena_alloc(trace->arena, room * sizeof(*deps));
+        if (!deps)
+            return added_total;
+        memcpy(deps, s->depends_on, s->depends_on_count * sizeof(*deps));
+        span_t grown = *s;
+        grown.depends_on = deps;
+        for (const char *p = list; *p;) {
+            size_t len = strcspn(p, ",");
+            char id[64];
+            size_t index;
+            if (len > 0 && len < sizeof(id)) {
+                memcpy(id, p, len);
+                id[len] = '\0';
+                const char *target = trace_find_span(trace, id, &index)
+                                         ? trace->spans[index].node_id : NULL;
+                /* Only links to other nodes are edges; a span not (yet) in
+                 * the trace is resolved when the trace is profiled again. */
+                if (target && strcmp(target, s->node_id) != 0 && !depends_on_has(&grown, target))
+                    deps[grown.depends_on_count++] = target;
+            }
+            p += len;
+            if (*p == ',')
+                p++;
+        }
+        size_t added = grown.depends_on_count - s->depends_on_count;
+        if (added) {
+            trace->summary.declared_edges += added;
+            s->depends_on = grown.depends_on;
+            s->depends_on_count = grown.depends_on_count;
+            added_total += added;
+        }
+    }
+    return added_total;
+}
+
+/* ---- retries known only by a repeated node name under one parent ---- */
+
+typedef struct retry_key {
+    const span_t *span;
+    size_t index;
+} retry_key_t;
+
+static int compare_retry_keys(const void *a, const void *b) {
+    const span_t *x = ((const retry_key_t *)a)->span, *y = ((const retry_key_t *)b)->span;
+    int c = strcmp(x->parent_span_id ? x->parent_span_id : "", y->parent_span_id ? y->parent_span_id : "");
+    if (c == 0)
+        c = strcmp(x->node_id, y->node_id);
+    if (c == 0)
+        c = x->start_us < y->start_us ? -1 : x->start_us > y->start_us;
+    if (c == 0)
+        c = strcmp(x->span_id, y->span_id);
+    return c;
+}
+
+static int has_attribute(const span_t *s, const char *attribute) {
+    for (size_t a = 0; a < s->attribute_count; a++)
+        if (strcmp(s->attributes[a].key, attribute) == 0)
+            return 1;
+    return 0;
+}
+
+size_t trace_number_repeated_nodes(trace_t *trace, const char *attribute) {
+    size_t count = 0, renumbered = 0;
+    for (size_t i = 0; i < trace->span_count; i++) {
+        const span_t *s = &trace->spans[i];
+        count += s->kind == SPAN_KIND_NODE && s->node_id && has_attribute(s, attribute);
+    }
+    if (count < 2)
+        return 0;
+    retry_key_t *keys = malloc(count * sizeof(*keys));
+    if (!keys)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < trace->span_count; i++) {
+        const span_t *s = &trace->spans[i];
+        if (s->kind == SPAN_KIND_NODE && s->node_id && has_attribute(s, attribute))
+            keys[n++] = (retry_key_t){s, i};
+    }
+    qsort(keys, n, sizeof(*keys), compare_retry_keys);
+    int32_t attempt = 0;
+    for (size_t k = 0; k < n; k++) {
+        const span_t *s = keys[k].span, *prev = k ? keys[k - 1].span : NULL;
+        int same = prev && strcmp(prev->node_id, s->node_id) == 0 &&
+                   strcmp(prev->parent_span_id ? prev->parent_span_id : "",
+                          s->parent_span_id ? s->parent_span_id : "") == 0;
+        attempt = same ? attempt + 1 : 0;
+        if (trace->spans[keys[k].index].attempt != attempt) {
+            trace->spans[keys[k].index].attempt = attempt;
+            renumbered++;
+        }
+    }
+    free(keys);
+    return renumbered;
+}

@@ -69,4 +69,19 @@ const char *trace_warning(const trace_t *trace, size_t index);
 /* Warnings past the first 100 are only counted. */
 size_t trace_warnings_dropped(const trace_t *trace);
 
+/* Dependencies named by span id rather than node id (OpenTelemetry span
+ * links, carried by the OTLP mapping in the attribute `attribute` as a comma
+ * list of span ids): for each node span, each listed span of the trace that
+ * belongs to another node adds that node to the span's depends_on, once.
+ * Call it after the last span was added and before profiling; calling it
+ * again adds nothing twice. Returns the number of edges added. */
+size_t trace_resolve_span_dependencies(trace_t *trace, const char *attribute);
+
+/* Retries known only by repetition: node spans carrying `attribute` (the
+ * OTLP mapping marks those without an explicit attempt) that share a node id
+ * and a parent are attempts 0, 1, 2... in order of start (ties: span_id).
+ * Call it where trace_resolve_span_dependencies() is called. Returns the
+ * number of spans whose attempt changed. */
+size_t trace_number_repeated_nodes(trace_t *trace, const char *attribute);
+
 #endif

@@ -295,6 +295,9 @@ static int pb_varint(pb_t *p, uint64_t *out) {
  * what remains is PB_TRUNCATED, with data/len clamped to what is there. */
 static int pb_next(pb_t *p, pb_field_t *f) {
     uint64_t tag;
+    /* A field cut short anywhere has an empty body, never a stale one. */
+    f->data = p->end;
+    f->len = 0;
     if (p->pos >= p->end)
         return PB_END;
     int rc = pb_varint(p, &tag);
@@ -802,11 +805,11 @@ static const char *attr_text(otlp_decoder_t *d, const otlp_attr_t *a, size_t max
     case AV_ARRAY:
     case AV_KVLIST:
         if (a->json) {
-            json_t *wrapper = json_object();
+            /* The renderer reads a whole AnyValue: {"arrayValue": {"values": [...]}}. */
+            json_t *wrapper = json_pack("{s{sO}}", a->type == AV_ARRAY ? "arrayValue" : "kvlistValue",
+                                        "values", (json_t *)a->json);
             if (!wrapper)
                 return NULL;
-            json_object_set(wrapper, a->type == AV_ARRAY ? "arrayValue" : "kvlistValue",
-                            (json_t *)a->json);
             rc = render_json_any(&d->render, wrapper, 0);
             json_decref(wrapper);
         } else {
@@ -1003,9 +1006,9 @@ static int emit(otlp_decoder_t *d, const raw_span_t *raw) {
     }
     /* Values (not the keys that decide a span's kind) may come from the
      * instrumentation scope or the resource. */
-    static const int inherited[] = {K_DAG_ID,        K_GENAI_AGENT_NAME, K_GENAI_PROVIDER,
-                                    K_GENAI_SYSTEM,  K_LLM_PROVIDER,     K_LLM_SYSTEM,
-                                    K_SERVICE_NAME,  K_GENAI_REQUEST_MODEL, K_LLM_MODEL_NAME};
+    static const int inherited[] = {K_DAG_ID,       K_GENAI_PROVIDER, K_GENAI_SYSTEM,
+                                    K_LLM_PROVIDER, K_LLM_SYSTEM,     K_SERVICE_NAME,
+                                    K_GENAI_REQUEST_MODEL, K_LLM_MODEL_NAME};
     const otlp_attr_t *dag_id_attr = found[K_DAG_ID];
     for (size_t i = 0; i < COUNT_OF(inherited); i++) {
         int k = inherited[i];
@@ -1070,8 +1073,14 @@ static int emit(otlp_decoder_t *d, const raw_span_t *raw) {
             goto oom;
         span.depends_on = d->depends_on;
         span.depends_on_count = depends_count;
-        if (found[K_DAG_ATTEMPT] && attr_int(found[K_DAG_ATTEMPT], &attempt) && attempt > 0)
-            span.attempt = attempt > INT32_MAX ? INT32_MAX : (int32_t)attempt;
+        if (found[K_DAG_ATTEMPT] && attr_int(found[K_DAG_ATTEMPT], &attempt)) {
+            if (attempt > 0)
+                span.attempt = attempt > INT32_MAX ? INT32_MAX : (int32_t)attempt;
+        } else if (pass_count < OTLP_MAX_PASS_ATTRS) {
+            d->pass[pass_count].key = OTLP_ATTEMPT_BY_NAME_ATTRIBUTE;
+            d->pass[pass_count].value = "1";
+            pass_count++;
+        }
     }
 
     if (span.kind == SPAN_KIND_LLM) {
@@ -1489,6 +1498,10 @@ static int proto_scope_spans(otlp_decoder_t *d, const uint8_t *data, size_t len,
             reject(d, "otlp_wire_type", "scope spans: a malformed field; the rest of the scope skipped");
             return 0;
         }
+        if (rc == PB_TRUNCATED && (f.number != 2 || f.wire_type != 2)) {
+            reject(d, "otlp_truncated", "scope spans: the message ends inside the scope");
+            return 0;
+        }
         if (f.number != 2)
             continue;
         if (f.wire_type != 2) {
@@ -1502,8 +1515,6 @@ static int proto_scope_spans(otlp_decoder_t *d, const uint8_t *data, size_t len,
         if (rc == PB_TRUNCATED)
             break;
     }
-    if (truncated && rc == PB_TRUNCATED && f.number != 2)
-        reject(d, "otlp_truncated", "scope spans: the message ends inside the scope");
     return 0;
 }
 
@@ -1523,6 +1534,10 @@ static int proto_resource_spans(otlp_decoder_t *d, const uint8_t *data, size_t l
             reject(d, "otlp_wire_type", "resource spans: a malformed field; the rest of the resource skipped");
             return 0;
         }
+        if (rc == PB_TRUNCATED && (f.number != 2 || f.wire_type != 2)) {
+            reject(d, "otlp_truncated", "resource spans: the message ends inside the resource");
+            return 0;
+        }
         if (f.number != 2)
             continue;
         if (f.wire_type != 2) {
@@ -1536,8 +1551,6 @@ static int proto_resource_spans(otlp_decoder_t *d, const uint8_t *data, size_t l
         if (rc == PB_TRUNCATED)
             break;
     }
-    if (truncated && rc == PB_TRUNCATED && f.number != 2)
-        reject(d, "otlp_truncated", "resource spans: the message ends inside the resource");
     return 0;
 }
 
@@ -1574,6 +1587,14 @@ int otlp_decode_proto(otlp_decoder_t *d, const void *buf, size_t len, otlp_span_
                    resources);
             break;
         }
+        if (rc == PB_TRUNCATED && (f.number != 1 || f.wire_type != 2 || f.len == 0)) {
+            if (resources == 0) {
+                snprintf(errstr, errstr_size, "otlp_proto: truncated before the first resource");
+                return -1;
+            }
+            reject(d, "otlp_truncated", "request: the message ends after %zu resources", resources);
+            break;
+        }
         if (f.number != 1)
             continue;
         if (f.wire_type != 2) {
@@ -1597,10 +1618,6 @@ int otlp_decode_proto(otlp_decoder_t *d, const void *buf, size_t len, otlp_span_
             return src;
         if (rc == PB_TRUNCATED)
             break;
-    }
-    if (resources == 0 && len > 0 && rc != PB_END) {
-        snprintf(errstr, errstr_size, "otlp_proto: truncated before the first resource");
-        return -1;
     }
     return 0;
 }

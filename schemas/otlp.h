@@ -42,6 +42,11 @@ wire_format_t wire_detect(const void *buf, size_t len);
  * node ids of those spans (they may arrive in another message). */
 #define OTLP_LINKS_ATTRIBUTE "otlp.link_span_ids"
 
+/* Attribute (value "1") a mapped node span carries when it has no
+ * dag.attempt: the trace numbers such spans of one node under one parent as
+ * attempts in order of start (trace_number_repeated_nodes). */
+#define OTLP_ATTEMPT_BY_NAME_ATTRIBUTE "otlp.attempt_by_name"
+
 typedef struct otlp_decoder otlp_decoder_t;
 
 /* Returns a new decoder, or NULL with errstr set. Free with otlp_decoder_free(). */
