@@ -807,6 +807,10 @@ static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int6
                  (long long)t->dropped);
         trace_add_warning(trace, warning);
     }
+    /* OTLP span links and repeated node names, resolved on the whole trace
+     * (its spans may have come in many messages), as `dagprof profile` does */
+    trace_resolve_span_dependencies(trace, OTLP_LINKS_ATTRIBUTE);
+    trace_number_repeated_nodes(trace, OTLP_ATTEMPT_BY_NAME_ATTRIBUTE);
     profile_options_t popt;
     profile_options_init(&popt);
     popt.thresholds = s->opt->thresholds;

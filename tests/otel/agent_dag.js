@@ -14,8 +14,8 @@
 //
 // The DAG: a workflow root; agents plan -> {search, analyze} -> write; each
 // agent makes chat calls with token usage; search runs a tool. The genai
-// variant uses the GenAI semantic conventions; the openinference variant
-// OpenInference attributes, and span links besides dag.depends_on.
+// variant uses the GenAI semantic conventions and dag.depends_on; the
+// openinference variant uses OpenInference attributes and span links.
 'use strict';
 const path = require('path');
 const fs = require('fs');
@@ -88,9 +88,9 @@ function build(variant) {
   for (const n of DAG.nodes) {
     const attrs = genai ? { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': n.id }
                         : { 'openinference.span.kind': 'AGENT' };
-    // dag.depends_on in both variants; the openinference one also links each
-    // agent to the agents it waits for (span links to node spans)
-    if (n.deps.length) attrs['dag.depends_on'] = n.deps;
+    // genai declares dependencies with dag.depends_on; openinference links
+    // each agent to the agents it waits for (span links to node spans)
+    if (genai && n.deps.length) attrs['dag.depends_on'] = n.deps;
     const links = genai ? [] : n.deps.map((d) => ({ context: nodeSpans[d].spanContext() }));
     const span = tracer.startSpan(n.id, { startTime: hr(n.start), attributes: attrs, links }, rootCtx);
     nodeSpans[n.id] = span;
