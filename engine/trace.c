@@ -326,7 +326,8 @@ size_t trace_resolve_span_dependencies(trace_t *trace, const char *attribute) {
         const char **deps = arena_alloc(trace->arena, room * sizeof(*deps));
         if (!deps)
             return added_total;
-        memcpy(deps, s->depends_on, s->depends_on_count * sizeof(*deps));
+        if (s->depends_on_count)
+            memcpy(deps, s->depends_on, s->depends_on_count * sizeof(*deps));
         span_t grown = *s;
         grown.depends_on = deps;
         for (const char *p = list; *p;) {

@@ -227,7 +227,7 @@ static const mutation_t mutations[] = {
      "*\n!CMakeLists.txt\n!engine\n!consumer\n!producer\n!compose/CMakeLists.txt\n"
      "!schemas/*.avsc\n",
      "FAIL  @TMP@/Dockerfile: COPY schemas/: @TMP@/Dockerfile.dockerignore leaves out "
-     "schemas/embed.cmake, schemas/pricing.json",
+     "schemas/CMakeLists.txt, schemas/buf.c, schemas/buf.h",
      1, 2},
     {"runtime stage as root", NULL, NULL, "USER 10001:10001\n", "", NULL,
      "FAIL  @TMP@/Dockerfile: the runtime stage runs as root; add a USER", 0, 1},

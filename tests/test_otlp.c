@@ -620,6 +620,8 @@ START_TEST(test_id_lengths) {
                        "{\"traceId\":\"abc\",\"spanId\":\"0101010101010101\"},"
                        "{\"traceId\":\"ab0102030405060708090a0b0c0d0e0f\",\"spanId\":\"01\"},"
                        "{\"traceId\":\"ab0102030405060708090a0b0c0d0e0f\","
+                       "\"spanId\":\"010101010101010101\"},"
+                       "{\"traceId\":\"ab0102030405060708090a0b0c0d0e0f\","
                        "\"spanId\":\"0202020202020202\",\"name\":\"good\","
                        "\"startTimeUnixNano\":1000,\"endTimeUnixNano\":\"2000\"}]}]}]}";
     collected_init(&c);
@@ -627,11 +629,15 @@ START_TEST(test_id_lengths) {
         otlp_decode_json(decoder, json, strlen(json), on_span, on_reject, &c, errstr, sizeof errstr),
         0);
     ck_assert_int_eq(json_array_size(c.spans), 1);
-    ck_assert_int_eq(json_array_size(c.rejects), 2);
+    ck_assert_int_eq(json_array_size(c.rejects), 3);
     ck_assert_str_eq(reject_kind(&c, 0), "otlp_id_length");
     ck_assert_str_eq(reject_reason(&c, 0),
                      "span 0101010101010101: traceId \"abc\" is not 32 hex digits; span dropped");
     ck_assert_str_eq(reject_kind(&c, 1), "otlp_id_length");
+    ck_assert_str_eq(reject_kind(&c, 2), "otlp_id_length");
+    ck_assert_str_eq(reject_reason(&c, 2), "a span of trace ab0102030405060708090a0b0c0d0e0f: "
+                                           "spanId \"010101010101010101\" is not 16 hex digits; "
+                                           "span dropped");
     collected_free(&c);
 }
 END_TEST
