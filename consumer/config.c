@@ -73,6 +73,14 @@ static const option_def_t options[] = {
         "malformed input events, with the reason"),
     INT(G_KAFKA, "input.schema.id", "-1", -1, 2147483647,
         "schema id Confluent-framed spans must carry; -1 accepts any"),
+    /* OpenTelemetry input: what a message value is, and traces split across
+     * partitions by an exporter that does not key by trace id */
+    ENUM(G_KAFKA, "input.format", "auto", "auto|avro|otlp_proto|otlp_json",
+         "what input messages hold; auto detects each message"),
+    BOOL(G_KAFKA, "input.repartition", "false",
+         "re-publish decoded spans keyed by trace id to input.repartition.topic and profile from it"),
+    STR(G_KAFKA, "input.repartition.topic", "", "TOPIC", 0,
+        "internal topic of re-published spans; empty = <topic.spans>-by-trace"),
     INT(G_KAFKA, "batch.size", "1000", 1, 100000, "most messages handled per poll batch"),
     INT(G_KAFKA, "batch.timeout.ms", "100", 1, 60000, "longest wait to fill a poll batch"),
 
@@ -119,6 +127,13 @@ static const option_def_t options[] = {
         "share of spans sent after their run span"),
     STR(G_LOADGEN, "loadgen.output", "kafka", "kafka|FILE|-", OPT_NONEMPTY,
         "kafka (topic.spans), or a file / - (stdout) for JSON Lines"),
+    ENUM(G_LOADGEN, "loadgen.format", "avro", "avro|otlp_proto|otlp_json",
+         "message values: Avro SpanEvent per span, or OTLP requests of many spans "
+         "(dagprof loadgen --format)"),
+    INT(G_LOADGEN, "loadgen.otlp.batch", "100", 1, 1000000,
+        "OTLP: spans per request, like the Collector's batch processor"),
+    BOOL(G_LOADGEN, "loadgen.otlp.key_by_trace", "false",
+         "OTLP: one message per trace of a batch, keyed by trace id (partition_traces_by_id)"),
 
     BOOL(G_TAIL, "tail.from.beginning", "false", "read the output topics from the start"),
     INT(G_TAIL, "tail.max", "0", 0, NOMAX, "stop after this many profiles; 0 = never"),

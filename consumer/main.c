@@ -181,6 +181,15 @@ static int cmd_run(const config_t *cfg) {
     opt.topic_recommendations = config_get(cfg, "topic.recommendations");
     opt.topic_deadletter = config_get(cfg, "topic.deadletter");
     opt.input_schema_id = config_get_int(cfg, "input.schema.id");
+    opt.input_format = config_get(cfg, "input.format");
+    opt.repartition = config_get_bool(cfg, "input.repartition");
+    char repartition_topic[512];
+    const char *rtopic = config_get(cfg, "input.repartition.topic");
+    if (!rtopic || !rtopic[0]) {
+        snprintf(repartition_topic, sizeof(repartition_topic), "%s-by-trace", opt.topic_spans);
+        rtopic = repartition_topic;
+    }
+    opt.repartition_topic = rtopic;
     opt.batch_size = (int)config_get_int(cfg, "batch.size");
     opt.batch_timeout_ms = (int)config_get_int(cfg, "batch.timeout.ms");
     opt.due_poll_ms = (int)config_get_int(cfg, "due.poll.ms");
@@ -277,6 +286,10 @@ static int cmd_loadgen(const config_t *cfg) {
     opt.topic = config_get(cfg, "topic.spans");
     opt.output = config_get(cfg, "loadgen.output");
     opt.stop = &stop_requested;
+    /* the option table checked the name */
+    loadgen_format_parse(config_get(cfg, "loadgen.format"), &opt.format);
+    opt.otlp_batch_spans = (int)config_get_int(cfg, "loadgen.otlp.batch");
+    opt.otlp_key_by_trace = config_get_bool(cfg, "loadgen.otlp.key_by_trace");
     rd_kafka_conf_t *conf = NULL;
     if (strcmp(opt.output, "kafka") == 0) {
         const char *defaults[] = {"enable.idempotence", "true", "linger.ms", "10",
@@ -326,6 +339,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "dagprof: out of memory\n");
         return 1;
     }
+    /* `dagprof loadgen --format otlp_proto`: for loadgen, --format names the
+     * message format (loadgen.format), not the report format */
+    if (run == cmd_loadgen)
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--") == 0)
+                break;
+            if (strcmp(argv[i], "--format") == 0)
+                argv[i] = "--loadgen.format";
+            else if (strncmp(argv[i], "--format=", 9) == 0) {
+                static char renamed[64];
+                snprintf(renamed, sizeof(renamed), "--loadgen.format=%s", argv[i] + 9);
+                argv[i] = renamed;
+            }
+        }
     if (config_load(cfg, argc - 2, argv + 2, environ, err, sizeof(err)) != 0) {
         fprintf(stderr, "dagprof %s: %s\n", command, err);
         config_free(cfg);

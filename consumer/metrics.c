@@ -28,6 +28,13 @@ static const char *const counter_names[METRIC_COUNTER_COUNT][2] = {
     {"dagprof_traces_revisions_total", "Profiles that revise an earlier one (late spans)"},
     {"dagprof_profiles_published_total", "Profiles whose records were all delivered"},
     {"dagprof_profiles_failed_total", "Profiles whose delivery failed (retried later)"},
+    /* OpenTelemetry input */
+    {"dagprof_otlp_messages_total", "OTLP trace requests read from the input topic"},
+    {"dagprof_otlp_spans_total", "Spans decoded and mapped from OTLP requests"},
+    {"dagprof_otlp_unkeyed_messages_total",
+     "OTLP messages not keyed by the trace id of their spans (traces may be split across partitions)"},
+    {"dagprof_spans_repartitioned_total",
+     "OTLP spans re-published keyed by trace id to input.repartition.topic and acknowledged"},
 };
 
 typedef struct summary {

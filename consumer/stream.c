@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "output_format.h"
+#include "otlp_input.h"
 #include "profile_avro.h"
 #include "span_codec.h"
 #include "trace.h"
@@ -39,6 +40,10 @@
 /* Timestamps outside [2000-01-01, now + 1 year] are rejected as absurd. */
 #define STREAM_MIN_TIME_US 946684800000000LL
 #define STREAM_MAX_AHEAD_US (366LL * 24 * 3600 * 1000000)
+/* Spans consumed from the repartition topic are stored under their partition
+ * number plus this, so that they never share a schedule with an input
+ * partition of the same number owned by another instance. */
+#define STREAM_REPARTITION_BASE 100000
 
 /* One profile being published: finished when all its records are delivered. */
 typedef struct publication {
@@ -87,6 +92,13 @@ struct stream {
     rd_kafka_message_t **held; /* fetched while Redis was down, not yet stored */
     size_t held_count, held_cap;
 
+    /* OpenTelemetry input */
+    wire_format_t input_format; /* WIRE_UNKNOWN: detect each message */
+    otlp_input_t *otlp;
+    rd_kafka_t *rp_producer;    /* input.repartition: re-published spans */
+    volatile int64_t rp_failed; /* re-published spans the broker did not take */
+    int unkeyed_warned;
+
     pthread_mutex_t lock; /* guards what follows */
     int32_t *owned;       /* assigned partitions of the input topic */
     size_t owned_count, owned_cap;
@@ -119,9 +131,11 @@ static void stream_update_owned(stream_t *s, const rd_kafka_topic_partition_list
     if (!parts && !add)
         s->owned_count = 0;
     for (int i = 0; parts && i < parts->cnt; i++) {
-        if (strcmp(parts->elems[i].topic, s->opt->topic_spans) != 0)
-            continue;
         int32_t partition = parts->elems[i].partition;
+        if (s->opt->repartition && strcmp(parts->elems[i].topic, s->opt->repartition_topic) == 0)
+            partition += STREAM_REPARTITION_BASE; /* re-published spans: a schedule of their own */
+        else if (strcmp(parts->elems[i].topic, s->opt->topic_spans) != 0)
+            continue;
         size_t at = 0;
         while (at < s->owned_count && s->owned[at] != partition)
             at++;
@@ -317,8 +331,8 @@ static int stream_produce(stream_t *s, const char *topic, const char *key, const
 }
 
 /* The dead-letter record: the original bytes, the reason and origin in headers. */
-static void stream_dead_letter(stream_t *s, const rd_kafka_message_t *m, const char *kind,
-                               const char *reason) {
+static void stream_dead_letter_send(stream_t *s, const rd_kafka_message_t *m, const char *kind,
+                                    const char *reason) {
     char text[64];
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
     rd_kafka_header_add(h, "dagprof.error", -1, reason, -1);
@@ -340,6 +354,11 @@ static void stream_dead_letter(stream_t *s, const rd_kafka_message_t *m, const c
         rd_kafka_headers_destroy(h);
         log_event(LOG_ERROR, "dead_letter_failed", "error=\"%s\"", rd_kafka_err2str(err));
     }
+}
+
+static void stream_dead_letter(stream_t *s, const rd_kafka_message_t *m, const char *kind,
+                               const char *reason) {
+    stream_dead_letter_send(s, m, kind, reason);
     /* logged once per kind at warn level, later ones at debug: the counter
      * dagprof_spans_dead_lettered_total{reason} has the numbers */
     char quoted[512];
@@ -358,6 +377,8 @@ typedef struct decoded {
     size_t body_len;
     char *trace_id, *span_id;
     int is_run;
+    void *owned_body;        /* an OTLP span's Avro body, freed with the batch */
+    int32_t partition_base;  /* STREAM_REPARTITION_BASE for the repartition topic */
 } decoded_t;
 
 /* Validate and decode one message; on failure it is dead-lettered and the
@@ -457,8 +478,9 @@ typedef struct batch {
     rd_kafka_message_t **msgs;
     ssize_t n;
     decoded_t *dec;
-    size_t nd;
+    size_t nd, dec_cap; /* an OTLP message adds many spans */
     int dead; /* a message went to the dead-letter topic */
+    size_t repartitioned; /* spans re-published, to be acknowledged before the offsets */
     trace_store_span_t *spans;
     trace_store_outcome_t *outcomes;
     trace_store_pending_t *pending; /* sent, replies not read; NULL: store at finish */
@@ -482,8 +504,8 @@ static int stream_batch_spans(batch_t *b) {
     }
     for (size_t i = 0; i < b->nd; i++) {
         const decoded_t *d = &b->dec[i];
-        b->spans[i] = (trace_store_span_t){d->msg->partition, d->trace_id, d->span_id,
-                                           d->is_run, d->body, d->body_len};
+        b->spans[i] = (trace_store_span_t){d->msg->partition + d->partition_base, d->trace_id,
+                                           d->span_id, d->is_run, d->body, d->body_len};
     }
     return 0;
 }
@@ -536,6 +558,7 @@ static void stream_batch_free(stream_t *s, batch_t *b) {
     for (size_t i = 0; i < b->nd; i++) {
         free(b->dec[i].trace_id);
         free(b->dec[i].span_id);
+        free(b->dec[i].owned_body);
     }
     for (ssize_t i = 0; i < b->n; i++)
         rd_kafka_message_destroy(b->msgs[i]);
@@ -566,6 +589,199 @@ static ssize_t stream_consume(stream_t *s, rd_kafka_message_t **msgs, size_t siz
     return (ssize_t)n;
 }
 
+/* ---- OpenTelemetry input: many spans per message ---------------------------------- */
+
+static int stream_batch_grow(batch_t *b) {
+    size_t cap = b->dec_cap ? b->dec_cap * 2 : 64;
+    decoded_t *grown = realloc(b->dec, cap * sizeof(*grown));
+    if (!grown)
+        return -1;
+    memset(grown + b->dec_cap, 0, (cap - b->dec_cap) * sizeof(*grown));
+    b->dec = grown;
+    b->dec_cap = cap;
+    return 0;
+}
+
+static int stream_from_repartition(const stream_t *s, const rd_kafka_message_t *m) {
+    return strcmp(rd_kafka_topic_name(m->rkt), s->opt->repartition_topic) == 0;
+}
+
+/* What the message holds. The detector (wire_detect) is asked only about a
+ * message whose first byte can start OTLP: '{' or white space (OTLP/JSON) or
+ * 0x0a (protobuf field 1, length-delimited). Anything else is Confluent-framed
+ * Avro (magic byte 0) or a bare Avro candidate, read by the Avro decoder
+ * directly, which dead-letters it with its reason when it is not a SpanEvent:
+ * the Avro path pays one byte comparison for OTLP input, not a second decode.
+ * An empty message takes the Avro path, which dead-letters it as empty. */
+static wire_format_t stream_message_format(const stream_t *s, const rd_kafka_message_t *m) {
+    if (s->input_format != WIRE_UNKNOWN)
+        return s->input_format;
+    if (!m->payload || m->len == 0)
+        return WIRE_AVRO_CONFLUENT;
+    unsigned char first = ((const unsigned char *)m->payload)[0];
+    if (first != '{' && first != 0x0a && first != ' ' && first != '\t' && first != '\r' && first != '\n')
+        return first == 0 ? WIRE_AVRO_CONFLUENT : WIRE_AVRO_BARE;
+    if (s->opt->repartition && stream_from_repartition(s, m))
+        return WIRE_AVRO_BARE; /* our own re-published spans */
+    return wire_detect(m->payload, m->len);
+}
+
+/* One OTLP message's decode: where its spans go and what was rejected. */
+typedef struct otlp_message {
+    stream_t *s;
+    batch_t *b;
+    rd_kafka_message_t *m;
+    int repartition;       /* re-publish rather than store */
+    size_t rejected;
+    char first_kind[64];
+    char first_reason[400];
+} otlp_message_t;
+
+static void stream_otlp_reject(void *opaque, const char *kind, const char *reason) {
+    otlp_message_t *om = opaque;
+    stream_t *s = om->s;
+    if (om->rejected++ == 0) {
+        snprintf(om->first_kind, sizeof(om->first_kind), "%s", kind);
+        snprintf(om->first_reason, sizeof(om->first_reason), "%s", reason);
+    }
+    /* each rejected span is counted; the message is dead-lettered once */
+    char quoted[512];
+    uint64_t seen = metrics_count_dead_letter(s->metrics, kind);
+    log_event(seen == 1 ? LOG_WARN : LOG_DEBUG, "span_rejected",
+              "kind=%s partition=%d offset=%lld reason=\"%s\" first_of_kind=%d", kind,
+              (int)om->m->partition, (long long)om->m->offset,
+              log_quote(reason, quoted, sizeof(quoted)), seen == 1);
+}
+
+static int stream_otlp_span(void *opaque, const otlp_input_span_t *span) {
+    otlp_message_t *om = opaque;
+    stream_t *s = om->s;
+    batch_t *b = om->b;
+    metrics_count(s->metrics, METRIC_OTLP_SPANS, 1);
+    if (om->repartition) {
+        /* keyed by trace id: the partitioner puts a trace on one partition */
+        rd_kafka_resp_err_t err;
+        do {
+            err = rd_kafka_producev(s->rp_producer, RD_KAFKA_V_TOPIC(s->opt->repartition_topic),
+                                    RD_KAFKA_V_KEY(span->trace_id, strlen(span->trace_id)),
+                                    RD_KAFKA_V_VALUE((void *)span->body, span->body_len),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(s->rp_producer, 50);
+        } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !*s->opt->stop);
+        if (err) {
+            log_event(LOG_ERROR, "repartition_failed", "error=\"%s\"", rd_kafka_err2str(err));
+            s->rp_failed++;
+        }
+        b->repartitioned++;
+        return 0;
+    }
+    if (b->nd == b->dec_cap && stream_batch_grow(b) != 0)
+        return -1;
+    decoded_t *d = &b->dec[b->nd];
+    memset(d, 0, sizeof(*d));
+    d->msg = om->m;
+    d->owned_body = malloc(span->body_len ? span->body_len : 1);
+    d->trace_id = strdup(span->trace_id);
+    d->span_id = strdup(span->span_id);
+    if (!d->owned_body || !d->trace_id || !d->span_id) {
+        free(d->owned_body);
+        free(d->trace_id);
+        free(d->span_id);
+        memset(d, 0, sizeof(*d));
+        return -1;
+    }
+    memcpy(d->owned_body, span->body, span->body_len);
+    d->body = d->owned_body;
+    d->body_len = span->body_len;
+    d->is_run = span->is_run;
+    if (s->opt->repartition && stream_from_repartition(s, om->m))
+        d->partition_base = STREAM_REPARTITION_BASE;
+    b->nd++;
+    metrics_count(s->metrics, METRIC_SPANS_DECODED, 1);
+    return 0;
+}
+
+/* Decode one OTLP message into the batch (or re-publish its spans). A message
+ * that cannot be read is dead-lettered with the reason, after the spans read
+ * before the fault; rejected spans are counted by kind and the message is
+ * dead-lettered once, naming how many and the first reason. */
+static void stream_decode_otlp(stream_t *s, batch_t *b, rd_kafka_message_t *m, wire_format_t format) {
+    char err[512];
+    otlp_message_t om;
+    memset(&om, 0, sizeof(om));
+    om.s = s;
+    om.b = b;
+    om.m = m;
+    om.repartition = s->opt->repartition && !stream_from_repartition(s, m);
+    metrics_count(s->metrics, METRIC_OTLP_MESSAGES, 1);
+    otlp_input_limits_t limits = {STREAM_MIN_TIME_US, (int64_t)now_ms() * 1000 + STREAM_MAX_AHEAD_US};
+    otlp_input_sink_t sink = {stream_otlp_span, stream_otlp_reject, &om};
+    otlp_input_result_t result;
+    int rc = otlp_input_decode(s->otlp, format, m->payload, m->len, m->key, m->key_len, &limits,
+                               &sink, &result, err, sizeof(err));
+    if (rc == -2) {
+        /* cannot keep its spans: stop before its offset is stored */
+        log_event(LOG_ERROR, "out_of_memory", "what=otlp_message");
+        s->fatal = 1;
+        return;
+    }
+    if (rc == -1) {
+        stream_dead_letter(s, m, format == WIRE_OTLP_JSON ? "otlp_json" : "otlp_proto", err);
+        b->dead = 1;
+    }
+    if (om.rejected) {
+        char reason[600];
+        snprintf(reason, sizeof(reason), "%zu span(s) of the request rejected; first: %s", om.rejected,
+                 om.first_reason);
+        stream_dead_letter_send(s, m, om.first_kind, reason);
+        b->dead = 1;
+    }
+    if (result.spans > 0 && !result.keyed_by_trace && !stream_from_repartition(s, m)) {
+        metrics_count(s->metrics, METRIC_OTLP_UNKEYED_MESSAGES, 1);
+        if (!s->unkeyed_warned) {
+            s->unkeyed_warned = 1;
+            log_event(LOG_WARN, "otlp_unkeyed",
+                      "topic=%s partition=%d repartition=%d hint=\"messages are not keyed by trace id: "
+                      "a trace's spans may reach several partitions and instances; set the exporter's "
+                      "partition_traces_by_id, or input.repartition = true\"",
+                      rd_kafka_topic_name(m->rkt), (int)m->partition, s->opt->repartition);
+        }
+    }
+}
+
+static void on_repartition_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    stream_t *s = opaque;
+    if (m->err) {
+        s->rp_failed++;
+        log_event(LOG_ERROR, "repartition_failed", "error=\"%s\"", rd_kafka_err2str(m->err));
+    } else {
+        metrics_count(s->metrics, METRIC_SPANS_REPARTITIONED, 1);
+    }
+}
+
+/* The batch's offsets may be stored only once the broker has every span it
+ * re-published. The idempotent producer retries for message.timeout.ms; a
+ * span it still could not deliver stops dagprof without storing the offsets,
+ * so its message is consumed again after the restart (the store drops the
+ * spans that did arrive as duplicates). -1: no offsets. */
+static int stream_repartition_wait(stream_t *s, batch_t *b) {
+    (void)b;
+    while (rd_kafka_outq_len(s->rp_producer) > 0 && !*s->opt->stop)
+        rd_kafka_flush(s->rp_producer, 100);
+    if (rd_kafka_outq_len(s->rp_producer) > 0)
+        return -1;
+    if (s->rp_failed) {
+        log_event(LOG_ERROR, "repartition_failed", "spans=%lld action=stop reason=\"re-published spans "
+                  "were not acknowledged; their messages are consumed again after a restart\"",
+                  (long long)s->rp_failed);
+        s->fatal = 1;
+        return -1;
+    }
+    return 0;
+}
+
 /* Poll a batch (messages held back during a Redis outage first) and decode
  * it; malformed messages go to the dead-letter topic. NULL when nothing came. */
 static batch_t *stream_poll_batch(stream_t *s) {
@@ -576,6 +792,7 @@ static batch_t *stream_poll_batch(stream_t *s) {
     b->dec = calloc((size_t)s->opt->batch_size, sizeof(*b->dec));
     if (!b->msgs || !b->dec)
         goto empty;
+    b->dec_cap = (size_t)s->opt->batch_size;
     size_t from_held = s->held_count < (size_t)s->opt->batch_size ? s->held_count : (size_t)s->opt->batch_size;
     if (from_held) {
         memcpy(b->msgs, s->held, from_held * sizeof(*b->msgs));
@@ -603,7 +820,22 @@ static batch_t *stream_poll_batch(stream_t *s) {
             continue;
         }
         metrics_count(s->metrics, METRIC_SPANS_CONSUMED, 1);
-        if (stream_decode(s, m, &b->dec[b->nd]) == 0) {
+        if (b->nd == b->dec_cap && stream_batch_grow(b) != 0) {
+            /* cannot keep it: stop before its offset is stored */
+            log_event(LOG_ERROR, "out_of_memory", "what=batch");
+            s->fatal = 1;
+            break;
+        }
+        wire_format_t format = stream_message_format(s, m);
+        if (format == WIRE_OTLP_PROTO || format == WIRE_OTLP_JSON) {
+            stream_decode_otlp(s, b, m, format);
+        } else if (format == WIRE_UNKNOWN) {
+            stream_dead_letter(s, m, "unknown_format",
+                               "the message is neither Avro SpanEvent nor an OTLP trace request");
+            b->dead = 1;
+        } else if (stream_decode(s, m, &b->dec[b->nd]) == 0) {
+            if (s->opt->repartition && stream_from_repartition(s, m))
+                b->dec[b->nd].partition_base = STREAM_REPARTITION_BASE;
             b->nd++;
             metrics_count(s->metrics, METRIC_SPANS_DECODED, 1);
         } else {
@@ -654,6 +886,8 @@ static int stream_batch_finish(stream_t *s, batch_t *b) {
          * the dead-letter topic, so a crash cannot lose it */
         rd_kafka_flush(s->dl_producer, 10000);
     }
+    if (b->repartitioned && stream_repartition_wait(s, b) != 0)
+        return -1;
     /* one offset per partition: the batch is in order within each partition */
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
     for (ssize_t i = 0; i < b->n; i++) {
@@ -717,6 +951,10 @@ static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int6
                  (long long)t->dropped);
         trace_add_warning(trace, warning);
     }
+    /* OTLP span links and repeated node names, resolved on the whole trace
+     * (its spans may have come in many messages), as `dagprof profile` does */
+    trace_resolve_span_dependencies(trace, OTLP_LINKS_ATTRIBUTE);
+    trace_number_repeated_nodes(trace, OTLP_ATTEMPT_BY_NAME_ATTRIBUTE);
     profile_options_t popt;
     profile_options_init(&popt);
     popt.thresholds = s->opt->thresholds;
@@ -993,6 +1231,53 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     return 0; /* librdkafka frees json */
 }
 
+/* ---- OpenTelemetry input: setup -------------------------------------------------------- */
+
+static int stream_setup_input(stream_t *s, const stream_options_t *opt, char *errstr, size_t errstr_size) {
+    const char *name = opt->input_format ? opt->input_format : "auto";
+    if (strcmp(name, "auto") == 0)
+        s->input_format = WIRE_UNKNOWN;
+    else if (strcmp(name, "avro") == 0)
+        s->input_format = WIRE_AVRO_CONFLUENT; /* the Avro decoder takes bare bodies too */
+    else if (strcmp(name, "otlp_proto") == 0)
+        s->input_format = WIRE_OTLP_PROTO;
+    else if (strcmp(name, "otlp_json") == 0)
+        s->input_format = WIRE_OTLP_JSON;
+    else {
+        snprintf(errstr, errstr_size, "input.format: \"%s\" is not auto, avro, otlp_proto or otlp_json", name);
+        return -1;
+    }
+    if (opt->repartition && (!opt->repartition_topic || !opt->repartition_topic[0] ||
+                             strcmp(opt->repartition_topic, opt->topic_spans) == 0)) {
+        snprintf(errstr, errstr_size, "input.repartition.topic must name a topic other than topic.spans");
+        return -1;
+    }
+    char err[512];
+    s->otlp = otlp_input_new(s->codec, err, sizeof(err));
+    if (!s->otlp) {
+        snprintf(errstr, errstr_size, "otlp: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The repartition producer: like the output producer (idempotent), with
+ * delivery reports of its own so the ingest thread knows what was acknowledged. */
+static int stream_setup_repartition(stream_t *s, rd_kafka_conf_t *pconf, char *errstr, size_t errstr_size) {
+    char err[512];
+    rd_kafka_conf_t *rpconf = rd_kafka_conf_dup(pconf);
+    rd_kafka_conf_set_dr_msg_cb(rpconf, on_repartition_delivery);
+    rd_kafka_conf_set_opaque(rpconf, s);
+    s->rp_producer = rd_kafka_new(RD_KAFKA_PRODUCER, rpconf, err, sizeof(err));
+    if (!s->rp_producer) {
+        rd_kafka_conf_destroy(rpconf);
+        snprintf(errstr, errstr_size, "kafka repartition producer: %s", err);
+        return -1;
+    }
+    log_event(LOG_INFO, "repartition", "topic=%s", s->opt->repartition_topic);
+    return 0;
+}
+
 int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_conf_t *pconf,
                char *errstr, size_t errstr_size) {
     int rc = -1;
@@ -1030,6 +1315,8 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
                                   opt->output_schema_id_recommendation, errstr, errstr_size);
     if (!pr.output)
         goto fail;
+    if (stream_setup_input(&s, opt, errstr, errstr_size) != 0)
+        goto fail;
     log_event(LOG_INFO, "starting", "topic=%s profiles=%s recommendations=%s deadletter=%s redis=%s:%d",
               opt->topic_spans, opt->topic_profiles, opt->topic_recommendations,
               opt->topic_deadletter, opt->store.host, opt->store.port);
@@ -1046,6 +1333,8 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
         snprintf(errstr, errstr_size, "kafka producer: %s", err);
         goto fail;
     }
+    if (opt->repartition && stream_setup_repartition(&s, pconf, errstr, errstr_size) != 0)
+        goto fail;
     rd_kafka_conf_set_opaque(pconf, &pr);
     s.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
     if (!s.producer) {
@@ -1087,6 +1376,8 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     s.queue = rd_kafka_queue_get_consumer(s.consumer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, opt->topic_spans, RD_KAFKA_PARTITION_UA);
+    if (opt->repartition) /* the re-published spans come back through the same group */
+        rd_kafka_topic_partition_list_add(topics, opt->repartition_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t serr = rd_kafka_subscribe(s.consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (serr) {
@@ -1131,7 +1422,10 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     }
     rc = 0;
     if (s.fatal) {
-        snprintf(errstr, errstr_size, "out of memory holding messages during a Redis outage");
+        snprintf(errstr, errstr_size, "%s",
+                 s.rp_failed ? "spans re-published to input.repartition.topic were not acknowledged; "
+                               "their messages are consumed again after a restart"
+                             : "out of memory holding messages during a Redis outage");
         rc = -1;
     }
 fail:
@@ -1159,6 +1453,11 @@ fail:
         rd_kafka_flush(s.dl_producer, 5000);
         rd_kafka_destroy(s.dl_producer);
     }
+    if (s.rp_producer) {
+        rd_kafka_flush(s.rp_producer, 5000);
+        rd_kafka_destroy(s.rp_producer);
+    }
+    otlp_input_free(s.otlp);
     for (size_t i = 0; i < s.held_count; i++)
         rd_kafka_message_destroy(s.held[i]);
     free(s.held);

@@ -30,6 +30,9 @@ typedef struct stream_options {
     const char *topic_recommendations;
     const char *topic_deadletter;
     int64_t input_schema_id; /* Confluent schema id spans must carry; -1: any */
+    const char *input_format; /* "auto", "avro", "otlp_proto", "otlp_json"; NULL: auto */
+    int repartition;          /* re-publish decoded spans keyed by trace id, profile from there */
+    const char *repartition_topic; /* the internal topic; also consumed */
     int batch_size;        /* messages per poll */
     int batch_timeout_ms;  /* longest wait for a batch */
     int due_poll_ms;       /* how often the due schedules are read */

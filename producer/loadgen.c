@@ -4,6 +4,8 @@
  * counts what the broker acknowledged in the delivery report callback, so the
  * summary says what really arrived; file output counts lines written. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "buf.h"
 #include "loadgen.h"
 #include "log.h"
+#include "otlp_encode.h"
 /* The codec lives with the consumer; both libraries link into every binary
  * that runs loadgen. */
 #include "span_codec.h"
@@ -136,6 +139,220 @@ static void loadgen_flush(const loadgen_options_t *options, rd_kafka_t *rk) {
     }
 }
 
+/* ---- OTLP: many spans per message ------------------------------------------------ */
+
+#define LOADGEN_OTLP_DEFAULT_BATCH 100
+#define LOADGEN_OTLP_MAX_TRACES_PER_BATCH 4096
+
+int loadgen_format_parse(const char *name, loadgen_format_t *out) {
+    static const char *const names[] = {"avro", "otlp_proto", "otlp_json"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (name && strcmp(name, names[i]) == 0) {
+            *out = (loadgen_format_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* A batch of spans on its way to OTLP requests: one encoder, or one per
+ * trace when keyed by trace id (the exporter's partition_traces_by_id
+ * splits each batch it is handed the same way). */
+typedef struct loadgen_otlp {
+    otlp_encoding_t encoding;
+    int keyed;
+    int batch_spans;
+    int pending_spans;
+    size_t n;               /* encoders in use */
+    otlp_encoder_t **enc;   /* LOADGEN_OTLP_MAX_TRACES_PER_BATCH when keyed, else 1 */
+    char **trace_ids;       /* keyed: the trace of each encoder */
+    buf_t value;
+} loadgen_otlp_t;
+
+static void loadgen_otlp_free(loadgen_otlp_t *o) {
+    size_t cap = o->keyed ? LOADGEN_OTLP_MAX_TRACES_PER_BATCH : 1;
+    for (size_t i = 0; o->enc && i < cap; i++)
+        otlp_encoder_free(o->enc[i]);
+    for (size_t i = 0; o->trace_ids && i < cap; i++)
+        free(o->trace_ids[i]);
+    free(o->enc);
+    free(o->trace_ids);
+    buf_free(&o->value);
+}
+
+static int loadgen_otlp_init(loadgen_otlp_t *o, const loadgen_options_t *options, char *errstr,
+                             size_t errstr_size) {
+    memset(o, 0, sizeof(*o));
+    o->encoding = options->format == LOADGEN_FORMAT_OTLP_JSON ? OTLP_ENCODING_JSON : OTLP_ENCODING_PROTO;
+    o->keyed = options->otlp_key_by_trace;
+    o->batch_spans = options->otlp_batch_spans > 0 ? options->otlp_batch_spans : LOADGEN_OTLP_DEFAULT_BATCH;
+    size_t cap = o->keyed ? LOADGEN_OTLP_MAX_TRACES_PER_BATCH : 1;
+    o->enc = calloc(cap, sizeof(*o->enc));
+    o->trace_ids = calloc(cap, sizeof(*o->trace_ids));
+    if (!o->enc || !o->trace_ids) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The encoder for the span's trace; NULL when out of memory or when a keyed
+ * batch already holds the most traces (the caller flushes and asks again). */
+static otlp_encoder_t *loadgen_otlp_encoder(loadgen_otlp_t *o, const span_t *span) {
+    char err[LOADGEN_ERR_MAX];
+    size_t slot = 0;
+    if (o->keyed) {
+        for (slot = 0; slot < o->n; slot++)
+            if (strcmp(o->trace_ids[slot], span->trace_id) == 0)
+                return o->enc[slot];
+        if (slot == LOADGEN_OTLP_MAX_TRACES_PER_BATCH)
+            return NULL;
+        free(o->trace_ids[slot]);
+        if (!(o->trace_ids[slot] = strdup(span->trace_id)))
+            return NULL;
+    }
+    if (!o->enc[slot] && !(o->enc[slot] = otlp_encoder_new(o->encoding, "dagprof-loadgen", err, sizeof(err))))
+        return NULL;
+    if (slot >= o->n)
+        o->n = slot + 1;
+    return o->enc[slot];
+}
+
+/* Produce (or write) every request of the batch; 0, -1 on failure (counted),
+ * 1 when a stop came first. The message's opaque carries its span count, so
+ * the delivery report counts spans. */
+static int loadgen_otlp_flush(const loadgen_options_t *options, loadgen_otlp_t *o, rd_kafka_t *rk,
+                              rd_kafka_topic_t *rkt, loadgen_kafka_t *state, FILE *out) {
+    int rc = 0;
+    for (size_t i = 0; i < o->n && rc == 0; i++) {
+        size_t spans = otlp_encoder_span_count(o->enc[i]);
+        if (spans == 0)
+            continue;
+        buf_reset(&o->value);
+        if (otlp_encoder_finish(o->enc[i], &o->value) != 0) {
+            if (state)
+                loadgen_note_failure(state, "encode failed", "out of memory");
+            return -1;
+        }
+        if (out) {
+            if (buf_putc(&o->value, '\n') != 0 || fwrite(o->value.data, 1, o->value.len, out) != o->value.len)
+                return -1;
+            continue;
+        }
+        /* the exporter's key: the OTLP trace id as hex text */
+        char key_hex[33];
+        const char *key = NULL;
+        if (o->keyed) {
+            unsigned char id[16];
+            otlp_encode_id(o->trace_ids[i], id, sizeof(id));
+            for (size_t j = 0; j < sizeof(id); j++)
+                snprintf(key_hex + 2 * j, 3, "%02x", id[j]);
+            key = key_hex;
+        }
+        for (;;) {
+            rd_kafka_resp_err_t err = rd_kafka_producev(
+                rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                RD_KAFKA_V_VALUE(o->value.data, o->value.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_OPAQUE((void *)(intptr_t)spans), RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                loadgen_note_failure(state, "produce failed", rd_kafka_err2str(err));
+                state->failed += (int64_t)spans - 1;
+                rc = -1;
+                break;
+            }
+            if (loadgen_stopped(options))
+                return 1;
+            rd_kafka_poll(rk, LOADGEN_POLL_SLICE_MS);
+        }
+    }
+    o->n = 0;
+    o->pending_spans = 0;
+    return rc;
+}
+
+static void loadgen_on_otlp_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
+    loadgen_kafka_t *state = opaque;
+    int64_t spans = (int64_t)(intptr_t)msg->_private;
+
+    (void)rk;
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        state->delivered += spans;
+    } else {
+        loadgen_note_failure(state, "delivery failed", rd_kafka_err2str(msg->err));
+        state->failed += spans - 1;
+    }
+}
+
+/* The OTLP loop: fleet_next -> add to the batch -> at batch_spans, encode and
+ * produce its requests -> pace. Kafka (rk set) or a file (out set). */
+static int loadgen_otlp_loop(const loadgen_options_t *options, fleet_t *fleet, rd_kafka_t *rk,
+                             rd_kafka_topic_t *rkt, loadgen_kafka_t *state, FILE *out,
+                             int64_t start_us, int64_t *produced, char *errstr, size_t errstr_size) {
+    loadgen_otlp_t o;
+    char err[LOADGEN_ERR_MAX];
+    int rc = -1;
+    if (loadgen_otlp_init(&o, options, errstr, errstr_size) != 0)
+        goto fail;
+    while (!loadgen_stopped(options)) {
+        span_t span;
+        int got = fleet_next(fleet, &span);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            snprintf(errstr, errstr_size, "fleet: out of memory");
+            goto fail;
+        }
+        if (rk && rd_kafka_fatal_error(rk, err, sizeof(err)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(errstr, errstr_size, "Kafka producer failed: %s", err);
+            goto fail;
+        }
+        loadgen_pace(options, rk, start_us, *produced);
+        otlp_encoder_t *enc = loadgen_otlp_encoder(&o, &span);
+        if (!enc) {
+            int frc = loadgen_otlp_flush(options, &o, rk, rkt, state, out);
+            if (frc == 1)
+                break;
+            if (frc < 0 && out) {
+                snprintf(errstr, errstr_size, "cannot write %s: %s", options->output, strerror(errno));
+                goto fail;
+            }
+            if (!(enc = loadgen_otlp_encoder(&o, &span))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+            }
+        }
+        (*produced)++;
+        if (otlp_encoder_add(enc, &span, err, sizeof(err)) != 0) {
+            if (!state) {
+                snprintf(errstr, errstr_size, "encode failed: %s", err);
+                goto fail;
+            }
+            loadgen_note_failure(state, "encode failed", err);
+            continue;
+        }
+        if (++o.pending_spans >= o.batch_spans) {
+            int frc = loadgen_otlp_flush(options, &o, rk, rkt, state, out);
+            if (frc == 1)
+                break;
+            if (frc < 0 && out) {
+                snprintf(errstr, errstr_size, "cannot write %s: %s", options->output, strerror(errno));
+                goto fail;
+            }
+        }
+        if (rk)
+            rd_kafka_poll(rk, 0);
+    }
+    if (loadgen_otlp_flush(options, &o, rk, rkt, state, out) < 0 && out) {
+        snprintf(errstr, errstr_size, "cannot write %s: %s", options->output, strerror(errno));
+        goto fail;
+    }
+    rc = 0;
+fail:
+    loadgen_otlp_free(&o);
+    return rc;
+}
+
 static int loadgen_run_kafka(const loadgen_options_t *options, rd_kafka_conf_t *conf,
                              fleet_t *fleet, loadgen_result_t *result, int64_t start_us,
                              char *errstr, size_t errstr_size) {
@@ -158,7 +375,8 @@ static int loadgen_run_kafka(const loadgen_options_t *options, rd_kafka_conf_t *
         snprintf(errstr, errstr_size, "span codec: %s", err);
         goto fail;
     }
-    rd_kafka_conf_set_dr_msg_cb(conf, loadgen_on_delivery);
+    rd_kafka_conf_set_dr_msg_cb(conf, options->format == LOADGEN_FORMAT_AVRO ? loadgen_on_delivery
+                                                                             : loadgen_on_otlp_delivery);
     rd_kafka_conf_set_error_cb(conf, loadgen_on_error);
     rd_kafka_conf_set_opaque(conf, &state);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -174,7 +392,11 @@ static int loadgen_run_kafka(const loadgen_options_t *options, rd_kafka_conf_t *
         goto fail;
     }
 
-    while (!loadgen_stopped(options)) {
+    if (options->format != LOADGEN_FORMAT_AVRO &&
+        loadgen_otlp_loop(options, fleet, rk, rkt, &state, NULL, start_us, &produced, errstr,
+                          errstr_size) != 0)
+        goto fail;
+    while (options->format == LOADGEN_FORMAT_AVRO && !loadgen_stopped(options)) {
         span_t span;
         int got = fleet_next(fleet, &span);
         if (got == 0)
@@ -242,7 +464,16 @@ static int loadgen_run_file(const loadgen_options_t *options, fleet_t *fleet,
         snprintf(errstr, errstr_size, "cannot open %s: %s", name, strerror(errno));
         goto fail;
     }
-    while (!loadgen_stopped(options)) {
+    if (options->format != LOADGEN_FORMAT_AVRO) {
+        int64_t produced = 0;
+        if (loadgen_otlp_loop(options, fleet, NULL, NULL, NULL, out, start_us, &produced, errstr,
+                              errstr_size) != 0) {
+            result->failed = 1;
+            goto fail;
+        }
+        written = produced;
+    }
+    while (options->format == LOADGEN_FORMAT_AVRO && !loadgen_stopped(options)) {
         span_t span;
         int got = fleet_next(fleet, &span);
         if (got == 0)
@@ -300,6 +531,11 @@ int loadgen_run(const loadgen_options_t *options, rd_kafka_conf_t *conf,
     memset(result, 0, sizeof(*result));
     if (options->output == NULL || options->output[0] == '\0') {
         snprintf(errstr, errstr_size, "no output: name kafka, a file, or -");
+        goto fail;
+    }
+    if (!to_kafka && options->format == LOADGEN_FORMAT_OTLP_PROTO) {
+        snprintf(errstr, errstr_size,
+                 "otlp_proto is written to Kafka only; use otlp_json for a file (one request per line)");
         goto fail;
     }
     if (to_kafka && conf == NULL) {

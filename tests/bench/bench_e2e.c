@@ -54,6 +54,7 @@
 #include "buf.h"
 #include "fleet.h"
 #include "harness.h"
+#include "otlp_encode.h"
 #include "profile.h"
 #include "profile_avro.h"
 
@@ -86,7 +87,10 @@ typedef struct bench_options {
     const char *extra_env[BENCH_MAX_ENV + 1]; /* NAME=VALUE for dagprof run */
     size_t extra_env_count;
     bool json;             /* stdout: one JSON object of the headline figures */
+    const char *format;    /* loadgen.format: avro, otlp_proto, otlp_json */
 } bench_options_t;
+
+
 
 /* ---- clocks ---- */
 
@@ -175,6 +179,15 @@ static int bench_fleet_build(bench_fleet_t *out, const bench_options_t *opt, cha
         if (got < 0) {
             snprintf(errstr, errstr_size, "fleet: out of memory");
             goto fail;
+        }
+        /* OTLP fleets carry loadgen's trace ids as OTLP ids (otlp_encode.h) */
+        char otlp_id[33];
+        if (strcmp(opt->format, "avro") != 0) {
+            unsigned char bytes[16];
+            otlp_encode_id(span.trace_id, bytes, sizeof(bytes));
+            for (size_t j = 0; j < sizeof(bytes); j++)
+                snprintf(otlp_id + 2 * j, 3, "%02x", bytes[j]);
+            span.trace_id = otlp_id;
         }
         size_t len = strlen(span.trace_id);
         bench_trace_t *t = bench_fleet_find(out, span.trace_id, len);
@@ -277,7 +290,7 @@ static long long bench_redis_used_memory(redisContext *redis) {
 /* ---- dagprof's /metrics ---- */
 
 typedef struct bench_metrics {
-    double consumed, stored, duplicate, dead_lettered, round_trips, commands, published,
+    double messages, consumed, stored, duplicate, dead_lettered, round_trips, commands, published,
         failed, traces_open, in_flight;
 } bench_metrics_t;
 
@@ -333,7 +346,10 @@ static int bench_scrape(int port, buf_t *scratch, bench_metrics_t *m) {
     if (bench_http_get(port, "/metrics", scratch) != 0)
         return -1;
     const char *t = scratch->data;
-    m->consumed = bench_metric(t, "dagprof_spans_consumed_total");
+    /* spans: an OTLP message counts as consumed once and holds many spans */
+    m->messages = bench_metric(t, "dagprof_spans_consumed_total");
+    m->consumed = m->messages - bench_metric(t, "dagprof_otlp_messages_total") +
+                  bench_metric(t, "dagprof_otlp_spans_total");
     m->stored = bench_metric(t, "dagprof_spans_stored_total");
     m->duplicate = bench_metric(t, "dagprof_spans_duplicate_total");
     m->dead_lettered = bench_metric(t, "dagprof_spans_dead_lettered_total");
@@ -1160,7 +1176,10 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     snprintf(rate_text, sizeof(rate_text), "%.0f", ph->rate);
     const char *gen_argv[] = {dagprof, "loadgen", "--loadgen.runs", runs_text, "--loadgen.seed",
                               seed_text, "--loadgen.concurrency", conc_text,
-                              "--loadgen.late.fraction", late_text, "--loadgen.rate", rate_text, NULL};
+                              "--loadgen.late.fraction", late_text, "--loadgen.rate", rate_text,
+                              "--loadgen.format", opt->format,
+                              /* OTLP as the README recommends: partition_traces_by_id */
+                              "--loadgen.otlp.key_by_trace", "true", NULL};
     const char *gen_env[] = {env_bootstrap, NULL};
     double children_cpu_before = bench_children_cpu_s();
     ph->loadgen_cpu_s = -1;
@@ -1218,7 +1237,10 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
                 }
             } else {
                 int64_t end = atomic_load(&gauge.end);
-                double backlog = (double)end - ph->metrics.consumed;
+                /* in messages (the topic's end offset); an OTLP message holds as many
+                 * spans as those consumed so far did on average */
+                double per_message = ph->metrics.messages > 0 ? ph->metrics.consumed / ph->metrics.messages : 1;
+                double backlog = ((double)end - ph->metrics.messages) * per_message;
                 if (end >= 0 && !gen_held && backlog > (double)opt->backlog_max) {
                     if (harness_kill(gen_pid, SIGSTOP) == 0) {
                         gen_held = true;
@@ -1267,6 +1289,9 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     }
     bench_gauge_stop(&gauge);
     ph->produced = bench_topic_end(gauge.rk, opt->partitions);
+    /* the topic holds OTLP messages of many spans; loadgen exited 0, so every span arrived */
+    if (strcmp(opt->format, "avro") != 0 && ph->produced > 0)
+        ph->produced = fleet->spans;
     ph->lost_spans = ph->metrics.consumed < (double)ph->produced;
     if (ph->produced != fleet->spans && !ph->problem[0])
         snprintf(ph->problem, sizeof(ph->problem), "%" PRId64 " spans in the topic, the fleet has %" PRId64,
@@ -1464,7 +1489,7 @@ typedef struct bench_headline {
     const char *input_format;
 } bench_headline_t;
 
-static bench_headline_t bench_headline(const bench_phase_t *phases, size_t n) {
+static bench_headline_t bench_headline(const bench_options_t *opt, const bench_phase_t *phases, size_t n) {
     const bench_phase_t *max = &phases[0];
     bench_headline_t h;
     h.spans_per_s = f_spans_s(max);
@@ -1481,7 +1506,7 @@ static bench_headline_t bench_headline(const bench_phase_t *phases, size_t n) {
                        : NAN;
     h.dagprof_rss_mb = f_rss(max);
     h.p99_due_to_profile_ms = n > 1 ? phases[1].lat_p99 : NAN;
-    h.input_format = "avro";
+    h.input_format = opt->format;
     return h;
 }
 
@@ -1628,6 +1653,9 @@ static void bench_usage(FILE *out) {
           "                       (the text report goes to stderr)\n"
           "  --backlog N          hold loadgen above N unread spans (default 50000)\n"
           "  --timeout S          per phase (default 900)\n"
+          "  --format F           loadgen.format: avro (default), otlp_proto, otlp_json\n"
+          "                       (OTLP: batches of 100 spans, one message per trace\n"
+          "                       keyed by trace id, as partition_traces_by_id)\n"
           "  --set NAME=VALUE     extra environment for dagprof run, e.g.\n"
           "                       --set DAGPROF_DUE_POLL_MS=20 (repeatable; not the\n"
           "                       bootstrap, Redis port, metrics port or grace)\n"
@@ -1667,6 +1695,7 @@ static int bench_parse(int argc, char **argv, bench_options_t *opt, char *build_
     opt->load_fraction = 0.5;
     opt->backlog_max = 50000;
     opt->timeout_s = 900;
+    opt->format = "avro";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1704,6 +1733,9 @@ static int bench_parse(int argc, char **argv, bench_options_t *opt, char *build_
             opt->backlog_max = (int64_t)x;
         else if (strcmp(a, "--timeout") == 0 && bench_parse_number(v, 10, 86400, &x) == 0)
             opt->timeout_s = (int)x;
+        else if (strcmp(a, "--format") == 0 && (strcmp(v, "avro") == 0 || strcmp(v, "otlp_proto") == 0 ||
+                                                 strcmp(v, "otlp_json") == 0))
+            opt->format = v;
         else if (strcmp(a, "--build-dir") == 0)
             opt->build_dir = v;
         else if (strcmp(a, "--set") == 0 && strncmp(v, "DAGPROF_", 8) == 0 && strchr(v, '=') &&
@@ -1799,7 +1831,7 @@ int main(int argc, char **argv) {
             n = 2;
         }
     }
-    bench_headline_t headline = bench_headline(phases, n);
+    bench_headline_t headline = bench_headline(&opt, phases, n);
     if (opt.json) {
         /* the text report to stderr, so stdout is the JSON object alone */
         fflush(stdout);
