@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "profile_json.h"
+
 void stream_fixture_start(stream_fixture_t *fx, const char *bin_dir,
                           const harness_redis_options_t *redis_opts, int partitions,
                           const char *dir_prefix) {
@@ -104,6 +107,29 @@ rd_kafka_t *stream_test_consumer(const stream_fixture_t *fx, const char *topic) 
 void stream_close_consumer(rd_kafka_t *rk) {
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+}
+
+json_t *stream_poll_profile(rd_kafka_t *rk, profile_avro_t *avro, int timeout_ms, profile_t **out) {
+    char err[512];
+    *out = NULL;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, timeout_ms);
+    if (!m)
+        return NULL;
+    if (m->err) {
+        rd_kafka_message_destroy(m);
+        return NULL;
+    }
+    profile_t *p = NULL;
+    ck_assert_msg(profile_avro_decode(avro, m->payload, m->len, &p, err, sizeof(err)) == 0, "%s", err);
+    rd_kafka_message_destroy(m);
+    buf_t b = BUF_INIT;
+    ck_assert_int_eq(profile_json_write(p, &b), 0);
+    json_error_t e;
+    json_t *got = json_loads(b.data, 0, &e);
+    ck_assert_ptr_nonnull(got);
+    buf_free(&b);
+    *out = p;
+    return got;
 }
 
 json_t *stream_profile_figures(const json_t *profile) {

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 
 #include "harness.h"
+#include "profile.h"
+#include "profile_avro.h"
 
 /* One test's servers and temp dir. */
 typedef struct stream_fixture {
@@ -62,6 +64,13 @@ void stream_run_to_exit(const stream_fixture_t *fx, const char *const argv[], co
 /* A consumer of `topic` in a group of its own, from the earliest offset. */
 rd_kafka_t *stream_test_consumer(const stream_fixture_t *fx, const char *topic);
 void stream_close_consumer(rd_kafka_t *rk);
+
+/* Polls rk for up to timeout_ms and decodes the message as an Avro profile:
+ * returns the profile as JSON and sets *out to it decoded (the caller frees
+ * both). NULL when no message came or it was a consumer event rather than a
+ * record (the suites poll again). Fails the test when the record does not
+ * decode: `dagprof run` must only publish good profiles. */
+json_t *stream_poll_profile(rd_kafka_t *rk, profile_avro_t *avro, int timeout_ms, profile_t **out);
 
 /* A copy of the profile without what legitimately differs between a stream
  * revision and the offline run: identity of the revision and the time of
