@@ -6,7 +6,8 @@
  * either suite.
  *
  * Every helper aborts the running test (ck_assert) when the engine refuses
- * what a test meant to be valid. */
+ * what a test meant to be valid. The prefix is htrace_ because trace_ is the
+ * engine's own (trace.h). */
 #ifndef DAGPROF_HARNESS_TRACE_H
 #define DAGPROF_HARNESS_TRACE_H
 
