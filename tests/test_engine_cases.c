@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "dag.h"
 #include "harness_invariants.h"
+#include "harness_trace.h"
 #include "pricing.h"
 #include "profile.h"
 #include "profile_json.h"
@@ -23,34 +24,13 @@
 
 /* ---- building traces ----------------------------------------------------------- */
 
+/* A run span here names its DAG: the cases profile "dag". */
 static span_t sp(const char *id, const char *parent, const char *node, span_kind_t kind,
                  int64_t start, int64_t end) {
-    span_t s;
-    memset(&s, 0, sizeof(s));
-    s.trace_id = "t1";
-    s.span_id = id;
-    s.parent_span_id = parent;
-    s.node_id = node;
-    s.kind = kind;
-    s.start_us = start;
-    s.end_us = end;
-    s.status = SPAN_STATUS_OK;
+    span_t s = htrace_span(id, parent, node, kind, start, end);
     if (kind == SPAN_KIND_RUN)
         s.dag_id = "dag";
     return s;
-}
-
-static void add(trace_t *t, span_t s) {
-    char err[256];
-    ck_assert_int_eq(trace_add_span(t, &s, err, sizeof(err)), TRACE_ADD_OK);
-}
-
-static void add_node(trace_t *t, const char *id, int64_t start, int64_t end,
-                     const char *const *deps, size_t ndeps) {
-    span_t s = sp(id, "run", id, SPAN_KIND_NODE, start, end);
-    s.depends_on = deps;
-    s.depends_on_count = ndeps;
-    add(t, s);
 }
 
 static span_t llm(const char *id, const char *parent, int64_t start, int64_t end,
@@ -86,21 +66,6 @@ static profile_t *compute(const trace_t *t, const pricing_t *pricing) {
     return p;
 }
 
-static const profile_node_t *node(const profile_t *p, const char *id) {
-    for (size_t i = 0; i < p->node_count; i++)
-        if (strcmp(p->nodes[i].node_id, id) == 0)
-            return &p->nodes[i];
-    ck_abort_msg("no node %s", id);
-    return NULL;
-}
-
-static int has_warning(const profile_t *p, const char *text) {
-    for (size_t i = 0; i < p->warning_count; i++)
-        if (strstr(p->warnings[i], text))
-            return 1;
-    return 0;
-}
-
 static void assert_path(const profile_t *p, const char *const *expected, size_t count) {
     ck_assert_uint_eq(p->critical_path_count, count);
     for (size_t i = 0; i < count; i++)
@@ -115,9 +80,9 @@ static void assert_path(const profile_t *p, const char *const *expected, size_t 
 START_TEST(nodes_outside_the_run_span) {
     trace_t *t = trace_new();
     const char *on_a[] = {"a"};
-    add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 10 * MS, 20 * MS));
-    add_node(t, "a", 0, 12 * MS, NULL, 0);
-    add_node(t, "b", 12 * MS, 30 * MS, on_a, 1);
+    htrace_add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 10 * MS, 20 * MS));
+    htrace_add_node(t, "a", 0, 12 * MS, NULL, 0);
+    htrace_add_node(t, "b", 12 * MS, 30 * MS, on_a, 1);
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.run_start_us, 0);
     ck_assert_int_eq(p->summary.wall_us, 30 * MS);
@@ -125,11 +90,11 @@ START_TEST(nodes_outside_the_run_span) {
     ck_assert_int_eq(p->summary.ideal_wall_us, 30 * MS);
     ck_assert_double_eq_tol(p->summary.schedule_efficiency, 1.0, 1e-12);
     ck_assert_double_eq_tol(p->summary.parallelism, 1.0, 1e-12);
-    ck_assert_int_eq(node(p, "a")->ready_us, 0);
-    ck_assert_int_eq(node(p, "b")->ready_us, 12 * MS);
-    ck_assert_int_eq(node(p, "b")->blocked_us, 12 * MS);
-    ck_assert_int_eq(node(p, "b")->queued_us, 0);
-    ck_assert(has_warning(p, "2 node(s) ran outside the run span, by up to 10.0 ms before its "
+    ck_assert_int_eq(htrace_node(p, "a")->ready_us, 0);
+    ck_assert_int_eq(htrace_node(p, "b")->ready_us, 12 * MS);
+    ck_assert_int_eq(htrace_node(p, "b")->blocked_us, 12 * MS);
+    ck_assert_int_eq(htrace_node(p, "b")->queued_us, 0);
+    ck_assert(htrace_has_warning(p, "2 node(s) ran outside the run span, by up to 10.0 ms before its "
                              "start and 10.0 ms after its end; the profile window covers them"));
     profile_free(p);
     trace_free(t);
@@ -144,15 +109,15 @@ END_TEST
 START_TEST(edge_contradicted_by_time) {
     trace_t *t = trace_new();
     const char *on_a[] = {"a"};
-    add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 100 * MS));
-    add_node(t, "a", 0, 50 * MS, NULL, 0);
-    add_node(t, "b", 48800, 80 * MS, on_a, 1);
-    add_node(t, "c", 49500, 60 * MS, on_a, 1);
+    htrace_add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 100 * MS));
+    htrace_add_node(t, "a", 0, 50 * MS, NULL, 0);
+    htrace_add_node(t, "b", 48800, 80 * MS, on_a, 1);
+    htrace_add_node(t, "c", 49500, 60 * MS, on_a, 1);
     profile_t *p = compute(t, NULL);
-    ck_assert(has_warning(p, "b depends on a but started 1.2 ms before a ended; that dependency "
+    ck_assert(htrace_has_warning(p, "b depends on a but started 1.2 ms before a ended; that dependency "
                              "is not used for timing"));
-    ck_assert(!has_warning(p, "c depends on a"));
-    const profile_node_t *b = node(p, "b"), *c = node(p, "c");
+    ck_assert(!htrace_has_warning(p, "c depends on a"));
+    const profile_node_t *b = htrace_node(p, "b"), *c = htrace_node(p, "c");
     ck_assert_uint_eq(b->depends_on_count, 0);
     ck_assert_int_eq(b->ready_us, 0);
     ck_assert_int_eq(b->blocked_us, 0);
@@ -183,21 +148,21 @@ END_TEST
 START_TEST(cycles_lose_the_edge_time_contradicts) {
     trace_t *t = trace_new();
     const char *on_x[] = {"x"}, *on_y[] = {"y"}, *on_z[] = {"z"}, *on_p[] = {"p"}, *on_q[] = {"q"};
-    add_node(t, "x", 0, 10 * MS, on_z, 1);
-    add_node(t, "y", 10 * MS, 20 * MS, on_x, 1);
-    add_node(t, "z", 20 * MS, 30 * MS, on_y, 1);
-    add_node(t, "p", 40 * MS, 40 * MS, on_q, 1);
-    add_node(t, "q", 40 * MS, 40 * MS, on_p, 1);
+    htrace_add_node(t, "x", 0, 10 * MS, on_z, 1);
+    htrace_add_node(t, "y", 10 * MS, 20 * MS, on_x, 1);
+    htrace_add_node(t, "z", 20 * MS, 30 * MS, on_y, 1);
+    htrace_add_node(t, "p", 40 * MS, 40 * MS, on_q, 1);
+    htrace_add_node(t, "q", 40 * MS, 40 * MS, on_p, 1);
     profile_t *p = compute(t, NULL);
-    ck_assert(has_warning(p, "x depends on z but started 30.0 ms before z ended"));
-    ck_assert(has_warning(p, "dependency cycle: q depends on p, which depends on it in turn; "
+    ck_assert(htrace_has_warning(p, "x depends on z but started 30.0 ms before z ended"));
+    ck_assert(htrace_has_warning(p, "dependency cycle: q depends on p, which depends on it in turn; "
                              "that dependency is not used"));
     ck_assert_uint_eq(p->warning_count, 2);
-    ck_assert_uint_eq(node(p, "x")->depends_on_count, 0);
-    ck_assert_str_eq(node(p, "y")->depends_on[0], "x");
-    ck_assert_str_eq(node(p, "z")->depends_on[0], "y");
-    ck_assert_str_eq(node(p, "p")->depends_on[0], "q");
-    ck_assert_uint_eq(node(p, "q")->depends_on_count, 0);
+    ck_assert_uint_eq(htrace_node(p, "x")->depends_on_count, 0);
+    ck_assert_str_eq(htrace_node(p, "y")->depends_on[0], "x");
+    ck_assert_str_eq(htrace_node(p, "z")->depends_on[0], "y");
+    ck_assert_str_eq(htrace_node(p, "p")->depends_on[0], "q");
+    ck_assert_uint_eq(htrace_node(p, "q")->depends_on_count, 0);
     static const char *const path[] = {"q", "p"}; /* p ends last (40 ms, before q by id) */
     assert_path(p, path, 2);
     ck_assert_int_eq(p->summary.critical_path_us, 0);
@@ -215,17 +180,17 @@ END_TEST
  * other). d depends on c, which ended at its start and started before it. */
 START_TEST(inferred_edges_are_acyclic) {
     trace_t *t = trace_new();
-    add_node(t, "a", 0, 0, NULL, 0);
-    add_node(t, "b", 0, 0, NULL, 0);
-    add_node(t, "c", 0, 10 * MS, NULL, 0);
-    add_node(t, "d", 10 * MS, 20 * MS, NULL, 0);
+    htrace_add_node(t, "a", 0, 0, NULL, 0);
+    htrace_add_node(t, "b", 0, 0, NULL, 0);
+    htrace_add_node(t, "c", 0, 10 * MS, NULL, 0);
+    htrace_add_node(t, "d", 10 * MS, 20 * MS, NULL, 0);
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.edges, PROFILE_EDGES_INFERRED);
     ck_assert_uint_eq(p->warning_count, 0);
-    ck_assert_uint_eq(node(p, "a")->depends_on_count, 0);
-    ck_assert_uint_eq(node(p, "b")->depends_on_count, 0);
-    ck_assert_uint_eq(node(p, "c")->depends_on_count, 0);
-    ck_assert_str_eq(node(p, "d")->depends_on[0], "c");
+    ck_assert_uint_eq(htrace_node(p, "a")->depends_on_count, 0);
+    ck_assert_uint_eq(htrace_node(p, "b")->depends_on_count, 0);
+    ck_assert_uint_eq(htrace_node(p, "c")->depends_on_count, 0);
+    ck_assert_str_eq(htrace_node(p, "d")->depends_on[0], "c");
     static const char *const path[] = {"c", "d"};
     assert_path(p, path, 2);
     ck_assert_int_eq(p->summary.critical_path_us, 20 * MS);
@@ -239,10 +204,10 @@ END_TEST
 START_TEST(many_zero_duration_nodes_at_one_instant) {
     trace_t *t = trace_new();
     char id[32];
-    add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 5 * MS));
+    htrace_add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 5 * MS));
     for (int i = 0; i < 20000; i++) {
         snprintf(id, sizeof(id), "n%05d", i);
-        add(t, sp(id, "run", id, SPAN_KIND_NODE, 2 * MS, 2 * MS));
+        htrace_add(t, sp(id, "run", id, SPAN_KIND_NODE, 2 * MS, 2 * MS));
     }
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.node_count, 20000);
@@ -264,13 +229,13 @@ END_TEST
 START_TEST(no_span_dropped_without_a_word) {
     trace_t *t = trace_new();
     char err[256];
-    add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 30 * MS));
+    htrace_add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 30 * MS));
     span_t unnamed = sp("s1", "run", NULL, SPAN_KIND_NODE, 0, 10 * MS);
     unnamed.name = "summarize";
-    add(t, unnamed);
-    add(t, sp("s2", "run", "", SPAN_KIND_NODE, 10 * MS, 20 * MS)); /* no name either */
+    htrace_add(t, unnamed);
+    htrace_add(t, sp("s2", "run", "", SPAN_KIND_NODE, 10 * MS, 20 * MS)); /* no name either */
     span_t first = sp("s3", "run", "keep", SPAN_KIND_NODE, 20 * MS, 30 * MS);
-    add(t, first);
+    htrace_add(t, first);
     /* the same span again: a replay */
     ck_assert_int_eq(trace_add_span(t, &first, err, sizeof(err)), TRACE_ADD_DUPLICATE);
     ck_assert_str_eq(err, "span s3: replayed, first copy kept");
@@ -281,12 +246,12 @@ START_TEST(no_span_dropped_without_a_word) {
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.span_count, 4);
     ck_assert_int_eq(p->summary.node_count, 3);
-    ck_assert_int_eq(node(p, "summarize")->exec_us, 10 * MS);
-    ck_assert_int_eq(node(p, "s2")->exec_us, 10 * MS);
-    ck_assert_int_eq(node(p, "keep")->exec_us, 10 * MS);
-    ck_assert(has_warning(p, "node span s1 has no node_id: profiled as node summarize"));
-    ck_assert(has_warning(p, "node span s2 has no node_id: profiled as node s2"));
-    ck_assert(has_warning(p, "span s3: a different span reuses this span_id; the first one to "
+    ck_assert_int_eq(htrace_node(p, "summarize")->exec_us, 10 * MS);
+    ck_assert_int_eq(htrace_node(p, "s2")->exec_us, 10 * MS);
+    ck_assert_int_eq(htrace_node(p, "keep")->exec_us, 10 * MS);
+    ck_assert(htrace_has_warning(p, "node span s1 has no node_id: profiled as node summarize"));
+    ck_assert(htrace_has_warning(p, "node span s2 has no node_id: profiled as node s2"));
+    ck_assert(htrace_has_warning(p, "span s3: a different span reuses this span_id; the first one to "
                              "arrive is kept"));
     ck_assert_uint_eq(p->warning_count, 3); /* the replay is counted, not warned */
     profile_free(p);
@@ -304,34 +269,34 @@ START_TEST(node_with_every_span_invalid) {
     trace_t *t = trace_new();
     char err[256];
     const char *on_bad[] = {"bad"}, *on_gone[] = {"gone"};
-    add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 50 * MS));
+    htrace_add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 50 * MS));
     span_t bad = sp("nb", "run", "bad", SPAN_KIND_NODE, 30 * MS, 5 * MS);
     ck_assert_int_eq(trace_add_span(t, &bad, err, sizeof(err)), TRACE_ADD_INVALID);
     span_t gone = sp("ng", "run", "gone", SPAN_KIND_NODE, 9 * MS, 1 * MS);
     ck_assert_int_eq(trace_add_span(t, &gone, err, sizeof(err)), TRACE_ADD_INVALID);
-    add(t, llm("l1", "nb", 10 * MS, 20 * MS, 1000, 100));
-    add_node(t, "next", 20 * MS, 30 * MS, on_bad, 1);
-    add_node(t, "later", 30 * MS, 40 * MS, on_gone, 1);
-    add(t, llm("lx", "run", 40 * MS, 50 * MS, 2000, 200));
+    htrace_add(t, llm("l1", "nb", 10 * MS, 20 * MS, 1000, 100));
+    htrace_add_node(t, "next", 20 * MS, 30 * MS, on_bad, 1);
+    htrace_add_node(t, "later", 30 * MS, 40 * MS, on_gone, 1);
+    htrace_add(t, llm("lx", "run", 40 * MS, 50 * MS, 2000, 200));
     pricing_t *pricing = sonnet_pricing();
     profile_t *p = compute(t, pricing);
-    ck_assert(has_warning(p, "span nb: end_us < start_us, ignored"));
-    ck_assert(has_warning(p, "1 span(s) under a span that was invalid count in that span's node "
+    ck_assert(htrace_has_warning(p, "span nb: end_us < start_us, ignored"));
+    ck_assert(htrace_has_warning(p, "1 span(s) under a span that was invalid count in that span's node "
                              "(e.g. l1 in node bad)"));
-    ck_assert(has_warning(p, "node later depends on gone, whose every span was invalid "
+    ck_assert(htrace_has_warning(p, "node later depends on gone, whose every span was invalid "
                              "(dependency ignored)"));
-    ck_assert(has_warning(p, "1 span(s) belong to no node (e.g. lx); their 1 llm call(s) are "
+    ck_assert(htrace_has_warning(p, "1 span(s) belong to no node (e.g. lx); their 1 llm call(s) are "
                              "counted outside any node"));
-    ck_assert(!has_warning(p, "unknown node"));
-    ck_assert(!has_warning(p, "not in the trace"));
-    const profile_node_t *b = node(p, "bad");
+    ck_assert(!htrace_has_warning(p, "unknown node"));
+    ck_assert(!htrace_has_warning(p, "not in the trace"));
+    const profile_node_t *b = htrace_node(p, "bad");
     ck_assert_int_eq(b->start_us, 10 * MS);
     ck_assert_int_eq(b->exec_us, 10 * MS);
     ck_assert_int_eq(b->tokens.total, 1100);
     ck_assert_double_eq_tol(b->cost_usd, 0.0045, 1e-12);
-    ck_assert_str_eq(node(p, "next")->depends_on[0], "bad");
-    ck_assert_int_eq(node(p, "next")->ready_us, 20 * MS);
-    ck_assert_uint_eq(node(p, "later")->depends_on_count, 0);
+    ck_assert_str_eq(htrace_node(p, "next")->depends_on[0], "bad");
+    ck_assert_int_eq(htrace_node(p, "next")->ready_us, 20 * MS);
+    ck_assert_uint_eq(htrace_node(p, "later")->depends_on_count, 0);
     /* every token and cent: nodes 1,100 + outside 2,200 = 3,300 */
     ck_assert_int_eq(p->summary.tokens.total, 3300);
     ck_assert_int_eq(p->summary.outside_tokens.total, 2200);
@@ -357,27 +322,27 @@ END_TEST
  * by name, else span_id; edges inferred from timing. */
 START_TEST(trace_of_llm_spans_only) {
     trace_t *t = trace_new();
-    add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 30 * MS));
+    htrace_add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 30 * MS));
     span_t plan = llm("l1", "run", 0, 10 * MS, 1000, 100);
     plan.name = "plan";
-    add(t, plan);
+    htrace_add(t, plan);
     span_t act = llm("l2", "run", 10 * MS, 20 * MS, 2000, 200);
     act.name = "act";
-    add(t, act);
-    add(t, llm("l3", "run", 20 * MS, 30 * MS, 3000, 300));
-    add(t, llm("l3a", "l3", 21 * MS, 22 * MS, 10, 1)); /* a call inside l3: part of it */
+    htrace_add(t, act);
+    htrace_add(t, llm("l3", "run", 20 * MS, 30 * MS, 3000, 300));
+    htrace_add(t, llm("l3a", "l3", 21 * MS, 22 * MS, 10, 1)); /* a call inside l3: part of it */
     pricing_t *pricing = sonnet_pricing();
     profile_t *p = compute(t, pricing);
-    ck_assert(has_warning(p, "the trace has no node spans: its 3 top-level span(s) under the run "
+    ck_assert(htrace_has_warning(p, "the trace has no node spans: its 3 top-level span(s) under the run "
                              "are profiled as nodes, named by node_id, else name, else span_id"));
     ck_assert_int_eq(p->summary.node_count, 3);
     ck_assert_int_eq(p->summary.edges, PROFILE_EDGES_INFERRED);
     static const char *const path[] = {"plan", "act", "l3"};
     assert_path(p, path, 3);
     ck_assert_int_eq(p->summary.critical_path_us, 30 * MS);
-    ck_assert_int_eq(node(p, "plan")->tokens.total, 1100);
-    ck_assert_int_eq(node(p, "act")->tokens.total, 2200);
-    ck_assert_int_eq(node(p, "l3")->tokens.total, 3311);
+    ck_assert_int_eq(htrace_node(p, "plan")->tokens.total, 1100);
+    ck_assert_int_eq(htrace_node(p, "act")->tokens.total, 2200);
+    ck_assert_int_eq(htrace_node(p, "l3")->tokens.total, 3311);
     ck_assert_int_eq(p->summary.outside_calls, 0);
     ck_assert_int_eq(p->summary.tokens.total, 6611);
     profile_free(p);
@@ -415,12 +380,12 @@ START_TEST(report_pads_by_display_width) {
                  {"e\xcc\x81tape", 5},                                     /* étape, e + U+0301 */
                  {"plain-ascii", 11}};
     trace_t *t = trace_new();
-    add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 10 * MS));
+    htrace_add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 10 * MS));
     char id[8];
     for (int i = 0; i < 4; i++) {
         snprintf(id, sizeof(id), "n%d", i);
         /* in parallel: every row is the same but for the name */
-        add(t, sp(id, "run", names[i].name, SPAN_KIND_NODE, 0, 10 * MS));
+        htrace_add(t, sp(id, "run", names[i].name, SPAN_KIND_NODE, 0, 10 * MS));
     }
     profile_t *p = compute(t, NULL);
     buf_t out = BUF_INIT;
@@ -450,17 +415,6 @@ END_TEST
  * belong to their ancestor's node, no declared edges. Jaeger walks the parent
  * blocked on its children and trims children that overflow their parent;
  * dagprof keeps every node, widens the window to cover them and says so. */
-
-static int on_span(void *opaque, const span_t *s) {
-    char err[256];
-    trace_add_span(opaque, s, err, sizeof(err));
-    return 0;
-}
-
-static void on_error(void *opaque, long record, const char *reason) {
-    (void)opaque;
-    ck_abort_msg("fixture record %ld: %s", record, reason);
-}
 
 static const struct {
     const char *path[2];
@@ -493,7 +447,7 @@ START_TEST(jaeger_critical_path_cases) {
         char path[512], err[256];
         snprintf(path, sizeof(path), "%s/jaeger_critical_path_%zu.jsonl", DAGPROF_FIXTURES, i + 1);
         trace_t *t = trace_new();
-        trace_file_handler_t h = {on_span, on_error, t};
+        trace_file_handler_t h = htrace_file_handler(t);
         ck_assert_msg(trace_file_read(path, &h, err, sizeof(err)) == 0, "%s", err);
         profile_t *p = compute(t, NULL);
         ck_assert_msg(p->critical_path_count == jaeger[i].path_count, "case %zu", i + 1);

@@ -34,6 +34,7 @@
 
 #include "buf.h"
 #include "harness.h"
+#include "harness_stream.h"
 #include "profile_avro.h"
 #include "profile_json.h"
 #include "span_codec.h"
@@ -49,10 +50,7 @@
  * load, and late spans make revisions. */
 #define GRACE_MS 200
 
-static harness_redis_t *redis;
-static harness_kafka_t *kafka;
-static char *dir;
-static char env_bootstrap[512], env_redis[64];
+static stream_fixture_t fx;
 static int64_t started_ms;
 
 /* ---- servers and processes ------------------------------------------------------ */
@@ -64,18 +62,9 @@ static int64_t mono_ms(void) {
 }
 
 static void servers_start(bool persistence) {
-    char err[256];
     started_ms = mono_ms();
     harness_redis_options_t opts = {.persistence = persistence, .password = NULL};
-    redis = harness_redis_start(&opts, err, sizeof(err));
-    ck_assert_msg(redis != NULL, "redis: %s", err);
-    kafka = harness_kafka_start(DAGPROF_BINARY_DIR, 1, 4, err, sizeof(err));
-    ck_assert_msg(kafka != NULL, "kafka: %s", err);
-    dir = harness_tempdir("dagprof-faults");
-    ck_assert_ptr_nonnull(dir);
-    snprintf(env_bootstrap, sizeof(env_bootstrap), "DAGPROF_KAFKA_BOOTSTRAP_SERVERS=%s",
-             harness_kafka_bootstrap(kafka));
-    snprintf(env_redis, sizeof(env_redis), "DAGPROF_REDIS_PORT=%d", harness_redis_port(redis));
+    stream_fixture_start(&fx, DAGPROF_BINARY_DIR, &opts, 4, "dagprof-faults");
 }
 
 static void setup(void) {
@@ -90,13 +79,10 @@ static void setup_persistent(void) {
 
 static void teardown(void) {
     fprintf(stderr, "faults: passed in %lld s\n", (long long)((mono_ms() - started_ms) / 1000));
-    harness_kafka_free(kafka);
-    harness_redis_free(redis);
-    if (getenv("FAULTS_KEEP_TMP"))
-        fprintf(stderr, "faults: kept %s\n", dir);
-    else
-        harness_rmtree(dir);
-    free(dir);
+    bool keep = getenv("FAULTS_KEEP_TMP") != NULL;
+    if (keep)
+        fprintf(stderr, "faults: kept %s\n", fx.dir);
+    stream_fixture_stop(&fx, keep);
 }
 
 static char *path_in(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -107,7 +93,7 @@ static char *path_in(const char *fmt, ...) {
     vsnprintf(name, sizeof(name), fmt, ap);
     va_end(ap);
     char *p = NULL;
-    ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
+    ck_assert_int_ge(asprintf(&p, "%s/%s", fx.dir, name), 0);
     return p;
 }
 
@@ -129,7 +115,7 @@ static void instance_start_env(instance_t *in, const char *name, int grace_ms, c
     ck_assert_int_gt(in->metrics_port, 0);
     snprintf(env_metrics, sizeof(env_metrics), "DAGPROF_METRICS_PORT=%d", in->metrics_port);
     snprintf(env_grace, sizeof(env_grace), "DAGPROF_GRACE_MS=%d", grace_ms);
-    const char *env[] = {env_bootstrap, env_redis, env_grace, "DAGPROF_DUE_POLL_MS=50", env_metrics,
+    const char *env[] = {fx.env_bootstrap, fx.env_redis, env_grace, "DAGPROF_DUE_POLL_MS=50", env_metrics,
                          extra1, extra2, NULL};
     if (!extra1) /* keep what follows */
         env[5] = extra2, env[6] = NULL;
@@ -215,7 +201,7 @@ static void loadgen_start(loadgen_t *g, int runs, int seed, double late, double 
     snprintf(rate_text, sizeof(rate_text), "%.0f", rate);
     const char *argv[] = {DAGPROF, "loadgen", "--loadgen.runs", runs_text, "--loadgen.seed", seed_text,
                           "--loadgen.late.fraction", late_text, "--loadgen.rate", rate_text, NULL};
-    const char *env[] = {env_bootstrap, NULL};
+    const char *env[] = {fx.env_bootstrap, NULL};
     memset(g, 0, sizeof(*g));
     g->log = log;
     g->pid = harness_spawn(argv, env, log);
@@ -240,16 +226,6 @@ static void loadgen_finish(loadgen_t *g) {
 
 /* ---- what every run must come out as -------------------------------------------- */
 
-/* The profile without what legitimately differs between a stream revision
- * and the offline run: identity of the revision and the time of profiling. */
-static json_t *figures(const json_t *profile) {
-    json_t *copy = json_deep_copy(profile);
-    json_object_del(copy, "profile_id");
-    json_object_del(copy, "revision");
-    json_object_del(copy, "profiled_at_us");
-    return copy;
-}
-
 /* `dagprof profile --format json` of a JSON Lines file of `runs` runs, added
  * to `expected` (trace_id -> figures). */
 static void expect_file(json_t *expected, const char *spans, size_t runs) {
@@ -273,7 +249,7 @@ static void expect_file(json_t *expected, const char *spans, size_t runs) {
         ck_assert_msg(p != NULL, "offline output: %s", e.text);
         const char *trace_id = json_string_value(json_object_get(p, "trace_id"));
         ck_assert_ptr_nonnull(trace_id);
-        json_object_set_new(expected, trace_id, figures(p));
+        json_object_set_new(expected, trace_id, stream_profile_figures(p));
         json_decref(p);
     }
     free(line);
@@ -335,7 +311,7 @@ static void collector_init(collector_t *c, const json_t *expected) {
     ck_assert_msg(c->avro != NULL, "%s", err);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     snprintf(group, sizeof(group), "faults-%d-%ld", (int)getpid(), (long)random());
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(kafka), err, sizeof(err)), RD_KAFKA_CONF_OK);
+    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(fx.kafka), err, sizeof(err)), RD_KAFKA_CONF_OK);
     ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)), RD_KAFKA_CONF_OK);
     ck_assert_int_eq(rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err)), RD_KAFKA_CONF_OK);
     ck_assert_int_eq(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)), RD_KAFKA_CONF_OK);
@@ -370,7 +346,7 @@ static void collector_take(collector_t *c, const rd_kafka_message_t *m) {
     json_t *got = json_loads(b.data, 0, &e);
     ck_assert_msg(got != NULL, "profile JSON: %s", e.text);
     buf_free(&b);
-    json_t *fig = figures(got);
+    json_t *fig = stream_profile_figures(got);
     json_decref(got);
     c->messages++;
 
@@ -490,7 +466,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static rd_kafka_t *producer_new(bool retries) {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(kafka), err, sizeof(err)), RD_KAFKA_CONF_OK);
+    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(fx.kafka), err, sizeof(err)), RD_KAFKA_CONF_OK);
     ck_assert_int_eq(rd_kafka_conf_set(conf, "acks", "all", err, sizeof(err)), RD_KAFKA_CONF_OK);
     if (!retries)
         ck_assert_int_eq(rd_kafka_conf_set(conf, "message.send.max.retries", "0", err, sizeof(err)), RD_KAFKA_CONF_OK);
@@ -621,6 +597,21 @@ static long long metric_value(const instance_t *in, const char *name) {
     return value;
 }
 
+/* What most tests start with: the offline figures of the fleet loadgen is
+ * about to stream (into `expected`), a collector expecting them, and the path
+ * of loadgen's log; fleet_end() frees all three. */
+static char *fleet_begin(collector_t *c, json_t *expected, int runs, int seed, double late) {
+    expect_fleet(expected, runs, seed, late);
+    collector_init(c, expected);
+    return path_in("loadgen.log");
+}
+
+static void fleet_end(collector_t *c, json_t *expected, char *loadlog) {
+    collector_free(c);
+    json_decref(expected);
+    free(loadlog);
+}
+
 /* Wait until the log holds `count` lines with needle, reading profiles meanwhile. */
 static void wait_for_log(collector_t *c, const char *log, const char *needle, size_t count, int timeout_s) {
     int64_t deadline = mono_ms() + (int64_t)timeout_s * 1000;
@@ -644,10 +635,8 @@ static int random_ms(int lo, int hi) {
 START_TEST(kill9_during_load) {
     enum { RUNS = 220, SEED = 101, KILLS = 3 };
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t in;
     instance_start(&in, "run-0");
     wait_for_log(&c, in.log, "event=partitions_assigned", 1, FAULTS_PROCESS_S);
@@ -680,9 +669,7 @@ START_TEST(kill9_during_load) {
             c.repeats, duplicates, load_outlasted_kills ? "" : " (the load ended before the last kill)");
     instance_stop(&in);
     instance_release(&in);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 
@@ -768,7 +755,7 @@ START_TEST(kill9_between_publish_and_finish) {
     }
     char slow[64];
     snprintf(slow, sizeof(slow), "broker rtt 1 %d", SLOW_MS);
-    ck_assert_msg(harness_kafka_command(kafka, slow, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(harness_kafka_command(fx.kafka, slow, err, sizeof(err)) == 0, "%s", err);
     while (metric_value(&in, "dagprof_profiles_in_flight") < 1) {
         if (mono_ms() >= deadline)
             fail_with_log(in.log, "the profile was never published");
@@ -777,7 +764,7 @@ START_TEST(kill9_between_publish_and_finish) {
     usleep(1000 * 1000); /* the request reaches the broker; its answer is seconds away */
     instance_kill9(&in);
     instance_release(&in);
-    ck_assert_msg(harness_kafka_command(kafka, "broker rtt 1 0", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(harness_kafka_command(fx.kafka, "broker rtt 1 0", err, sizeof(err)) == 0, "%s", err);
 
     produce_span(prod, codec, &late);
     instance_start_with(&in, "run-1", GRACE_MS, SESSION_MS);
@@ -822,10 +809,8 @@ static void recovery_wait_all(collector_t *c, loadgen_t *gen, int64_t fault_ms, 
 START_TEST(kill9_twice_within_3s) {
     enum { RUNS = 300, SEED = 111 };
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t a, b, r;
     instance_start(&a, "run-a");
     instance_start(&b, "run-b");
@@ -879,9 +864,7 @@ START_TEST(kill9_twice_within_3s) {
     instance_release(&a);
     instance_release(&b);
     instance_release(&r);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 
@@ -890,10 +873,8 @@ END_TEST
 START_TEST(kill9_during_rebalance) {
     enum { RUNS = 250, SEED = 112 };
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t a, b;
     instance_start(&a, "run-a");
     wait_for_log(&c, a.log, "owned=4 strategy", 1, FAULTS_PROCESS_S);
@@ -916,9 +897,7 @@ START_TEST(kill9_during_rebalance) {
     instance_stop(&b);
     instance_release(&a);
     instance_release(&b);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 
@@ -932,10 +911,8 @@ END_TEST
 START_TEST(sigstop_past_session_then_sigcont) {
     enum { RUNS = 250, SEED = 113, STOPPED_MS = 36000 };
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t a, b;
     instance_start(&a, "run-a");
     instance_start(&b, "run-b");
@@ -966,9 +943,7 @@ START_TEST(sigstop_past_session_then_sigcont) {
     instance_stop(&b);
     instance_release(&a);
     instance_release(&b);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 
@@ -980,10 +955,8 @@ END_TEST
 START_TEST(kill9_restart_same_instance_id) {
     enum { RUNS = 250, SEED = 114 };
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t a, b;
     instance_start_env(&a, "run-a", GRACE_MS, "DAGPROF_KAFKA_GROUP_INSTANCE_ID=dagprof-0", NULL);
     instance_start_env(&b, "run-b", GRACE_MS, "DAGPROF_KAFKA_GROUP_INSTANCE_ID=dagprof-1", NULL);
@@ -1005,9 +978,7 @@ START_TEST(kill9_restart_same_instance_id) {
     instance_stop(&b);
     instance_release(&a);
     instance_release(&b);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 
@@ -1019,10 +990,8 @@ END_TEST
 static void rebalance_under_load_run(const char *strategy) {
     enum { RUNS = 250, SEED = 202 };
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t a, b;
     instance_start(&a, "run-a");
     wait_for_log(&c, a.log, "owned=4 strategy", 1, FAULTS_PROCESS_S);
@@ -1052,9 +1021,7 @@ static void rebalance_under_load_run(const char *strategy) {
     instance_stop(&b);
     instance_release(&a);
     instance_release(&b);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 START_TEST(rebalance_under_load) {
     rebalance_under_load_run("strategy=cooperative");
@@ -1080,10 +1047,8 @@ START_TEST(redis_restart_and_outage) {
     enum { RUNS = 220, SEED = 303, DOWN_MS = 5000 };
     char err[256];
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t in;
     instance_start(&in, "run");
     wait_for_log(&c, in.log, "owned=4 strategy", 1, FAULTS_PROCESS_S);
@@ -1092,18 +1057,18 @@ START_TEST(redis_restart_and_outage) {
     loadgen_start(&gen, RUNS, SEED, 0.05, 220, loadlog);
     collector_poll(&c, 3000);
 
-    ck_assert_msg(harness_redis_restart(redis, 500, err, sizeof(err)) == 0, "redis restart: %s", err);
+    ck_assert_msg(harness_redis_restart(fx.redis, 500, err, sizeof(err)) == 0, "redis restart: %s", err);
     wait_for_health(&in, 200, "ok\n", FAULTS_PROCESS_S);
     collector_poll(&c, 3000);
 
-    ck_assert_int_eq(harness_redis_stop(redis), 0);
+    ck_assert_int_eq(harness_redis_stop(fx.redis), 0);
     int64_t down_at = mono_ms();
     wait_for_health(&in, 503, "degraded: ", FAULTS_PROCESS_S);
     int64_t rest = DOWN_MS - (mono_ms() - down_at);
     if (rest > 0)
         collector_poll(&c, (int)rest);
     bool under_load = loadgen_running(&gen);
-    ck_assert_msg(harness_redis_restart(redis, 0, err, sizeof(err)) == 0, "redis start: %s", err);
+    ck_assert_msg(harness_redis_restart(fx.redis, 0, err, sizeof(err)) == 0, "redis start: %s", err);
     wait_for_health(&in, 200, "ok\n", FAULTS_PROCESS_S);
     instance_assert_running(&in);
 
@@ -1118,9 +1083,7 @@ START_TEST(redis_restart_and_outage) {
             under_load ? "" : " (the load ended during the outage)");
     instance_stop(&in);
     instance_release(&in);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 
@@ -1133,10 +1096,8 @@ START_TEST(redis_down_then_stop_and_kill9_loses_nothing) {
     enum { RUNS = 150, SEED = 404 };
     char err[256];
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t a, b;
     instance_start(&a, "run-a");
     instance_start(&b, "run-b");
@@ -1146,7 +1107,7 @@ START_TEST(redis_down_then_stop_and_kill9_loses_nothing) {
     loadgen_start(&gen, RUNS, SEED, 0.05, 250, loadlog);
     collector_poll(&c, 3000);
 
-    ck_assert_int_eq(harness_redis_stop(redis), 0);
+    ck_assert_int_eq(harness_redis_stop(fx.redis), 0);
     wait_for_health(&a, 503, "degraded: ", FAULTS_PROCESS_S);
     wait_for_health(&b, 503, "degraded: ", FAULTS_PROCESS_S);
     wait_for_log(&c, a.log, "event=redis_unavailable", 1, FAULTS_PROCESS_S);
@@ -1155,7 +1116,7 @@ START_TEST(redis_down_then_stop_and_kill9_loses_nothing) {
     wait_for_log(&c, b.log, "owned=4 strategy", 1, FAULTS_PROCESS_S);
     collector_poll(&c, 6500);
     instance_kill9(&b);
-    ck_assert_msg(harness_redis_restart(redis, 0, err, sizeof(err)) == 0, "redis start: %s", err);
+    ck_assert_msg(harness_redis_restart(fx.redis, 0, err, sizeof(err)) == 0, "redis start: %s", err);
 
     instance_t in;
     instance_start(&in, "run-c");
@@ -1168,9 +1129,7 @@ START_TEST(redis_down_then_stop_and_kill9_loses_nothing) {
     instance_release(&in);
     instance_release(&a);
     instance_release(&b);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 
@@ -1180,10 +1139,8 @@ START_TEST(redis_outage_when_idle_health_recovers) {
     enum { RUNS = 20, SEED = 505 };
     char err[256];
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0);
     instance_t in;
     instance_start(&in, "run");
     wait_for_log(&c, in.log, "owned=4 strategy", 1, FAULTS_PROCESS_S);
@@ -1193,15 +1150,13 @@ START_TEST(redis_outage_when_idle_health_recovers) {
     collector_wait_all(&c, FAULTS_SETTLE_S, in.log);
     wait_for_health(&in, 200, "ok\n", FAULTS_PROCESS_S);
 
-    ck_assert_int_eq(harness_redis_stop(redis), 0);
+    ck_assert_int_eq(harness_redis_stop(fx.redis), 0);
     wait_for_health(&in, 503, "degraded: ", FAULTS_PROCESS_S);
-    ck_assert_msg(harness_redis_restart(redis, 0, err, sizeof(err)) == 0, "redis start: %s", err);
+    ck_assert_msg(harness_redis_restart(fx.redis, 0, err, sizeof(err)) == 0, "redis start: %s", err);
     wait_for_health(&in, 200, "ok\n", 60);
     instance_stop(&in);
     instance_release(&in);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 
@@ -1228,9 +1183,9 @@ START_TEST(broker_down_and_produce_errors) {
     loadgen_start(&gen, RUNS_A, SEED_A, 0.05, 300, loadlog);
     collector_poll(&c, 4000);
 
-    ck_assert_msg(harness_kafka_command(kafka, "broker down 1", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(harness_kafka_command(fx.kafka, "broker down 1", err, sizeof(err)) == 0, "%s", err);
     usleep(4000 * 1000);
-    ck_assert_msg(harness_kafka_command(kafka, "broker up 1", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(harness_kafka_command(fx.kafka, "broker up 1", err, sizeof(err)) == 0, "%s", err);
     bool under_load = loadgen_running(&gen);
     loadgen_finish(&gen);
     /* all of the first fleet, before the next step */
@@ -1256,7 +1211,7 @@ START_TEST(broker_down_and_produce_errors) {
     loadgen_start(&gen, RUNS_B, SEED_B, 0.05, 0, loadlog);
     loadgen_finish(&gen);
     /* 6 NOT_LEADER_OR_FOLLOWER, 7 REQUEST_TIMED_OUT: both retriable */
-    ck_assert_msg(harness_kafka_command(kafka, "push-errors 0 6 6 7 6 7 6 7", err, sizeof(err)) == 0, "%s",
+    ck_assert_msg(harness_kafka_command(fx.kafka, "push-errors 0 6 6 7 6 7 6 7", err, sizeof(err)) == 0, "%s",
                   err);
     instance_start(&in, "run-1");
     collector_wait_all(&c, FAULTS_SETTLE_S, in.log);
@@ -1268,7 +1223,7 @@ START_TEST(broker_down_and_produce_errors) {
     instance_release(&in);
     /* the fault happened as meant: dagprof run's requests took every pushed
      * error, so a producer that does not retry now gets through */
-    ck_assert_msg(harness_kafka_command(kafka, "topic-create faults-probe 1", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(harness_kafka_command(fx.kafka, "topic-create faults-probe 1", err, sizeof(err)) == 0, "%s", err);
     rd_kafka_t *probe = producer_new(false);
     rd_kafka_resp_err_t probe_err = produce_sync(probe, "faults-probe", "probe", "x", 1);
     ck_assert_msg(probe_err == RD_KAFKA_RESP_ERR_NO_ERROR, "a pushed produce error was left: %s",
@@ -1288,10 +1243,8 @@ END_TEST
 START_TEST(sigterm_during_load) {
     enum { RUNS = 200, SEED = 707 };
     json_t *expected = json_object();
-    expect_fleet(expected, RUNS, SEED, 0.05);
     collector_t c;
-    collector_init(&c, expected);
-    char *loadlog = path_in("loadgen.log");
+    char *loadlog = fleet_begin(&c, expected, RUNS, SEED, 0.05);
     instance_t in;
     instance_start(&in, "run-0");
     wait_for_log(&c, in.log, "owned=4 strategy", 1, FAULTS_PROCESS_S);
@@ -1312,9 +1265,7 @@ START_TEST(sigterm_during_load) {
     collector_check_revisions(&c, true);
     instance_stop(&in);
     instance_release(&in);
-    collector_free(&c);
-    json_decref(expected);
-    free(loadlog);
+    fleet_end(&c, expected, loadlog);
 }
 END_TEST
 

@@ -21,108 +21,20 @@
 
 #include "buf.h"
 #include "harness.h"
+#include "harness_stream.h"
 #include "profile_avro.h"
 #include "profile_json.h"
 
 #define DAGPROF DAGPROF_BINARY_DIR "/dagprof"
 
-static harness_redis_t *redis;
-static harness_kafka_t *kafka;
-static char *dir;
-static char env_bootstrap[512], env_redis[64];
+static stream_fixture_t fx;
 
 static void setup(void) {
-    char err[256];
-    redis = harness_redis_start(NULL, err, sizeof(err));
-    ck_assert_msg(redis != NULL, "redis: %s", err);
-    kafka = harness_kafka_start(DAGPROF_BINARY_DIR, 1, 4, err, sizeof(err));
-    ck_assert_msg(kafka != NULL, "kafka: %s", err);
-    dir = harness_tempdir("dagprof-otel-sdk");
-    ck_assert_ptr_nonnull(dir);
-    snprintf(env_bootstrap, sizeof(env_bootstrap), "DAGPROF_KAFKA_BOOTSTRAP_SERVERS=%s",
-             harness_kafka_bootstrap(kafka));
-    snprintf(env_redis, sizeof(env_redis), "DAGPROF_REDIS_PORT=%d", harness_redis_port(redis));
+    stream_fixture_start(&fx, DAGPROF_BINARY_DIR, NULL, 4, "dagprof-otel-sdk");
 }
 
 static void teardown(void) {
-    harness_kafka_free(kafka);
-    harness_redis_free(redis);
-    harness_rmtree(dir);
-    free(dir);
-}
-
-static const char *const *run_env(void) {
-    static const char *env[12];
-    env[0] = env_bootstrap;
-    env[1] = env_redis;
-    env[2] = "DAGPROF_GRACE_MS=100";
-    env[3] = "DAGPROF_DUE_POLL_MS=50";
-    env[4] = "DAGPROF_METRICS_PORT=0";
-    env[5] = "DAGPROF_KAFKA_SESSION_TIMEOUT_MS=6000";
-    env[6] = NULL;
-    return env;
-}
-
-static char *path_in(const char *name) {
-    char *p = NULL;
-    ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
-    return p;
-}
-
-
-
-static void wait_for_log(const char *path, const char *needle, int timeout_s) {
-    for (int i = 0; i < timeout_s * 10; i++) {
-        if (harness_file_count(path, needle))
-            return;
-        usleep(100000);
-    }
-    char *text = harness_slurp(path);
-    ck_abort_msg("%s never logged \"%s\"; log:\n%s", path, needle, text);
-}
-
-static void run_to_exit(const char *const argv[], const char *log, int expected_status) {
-    pid_t pid = harness_spawn(argv, run_env(), log);
-    ck_assert_int_gt(pid, 0);
-    int status = -1;
-    ck_assert_msg(harness_wait(pid, 120000, &status) == 0, "%s did not finish", argv[1]);
-    if (status != expected_status) {
-        char *text = harness_slurp(log);
-        ck_abort_msg("%s %s exited %d, expected %d; log:\n%s", argv[0], argv[1], status,
-                     expected_status, text);
-    }
-}
-
-static rd_kafka_t *test_consumer(const char *topic) {
-    char err[512], group[64];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    snprintf(group, sizeof(group), "test-%d-%ld", (int)getpid(), (long)random());
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(kafka), err, sizeof(err)), RD_KAFKA_CONF_OK);
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)), RD_KAFKA_CONF_OK);
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err)), RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    ck_assert_msg(rk != NULL, "%s", err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(t, topic, RD_KAFKA_PARTITION_UA);
-    ck_assert_int_eq(rd_kafka_subscribe(rk, t), 0);
-    rd_kafka_topic_partition_list_destroy(t);
-    return rk;
-}
-
-static void close_consumer(rd_kafka_t *rk) {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-}
-
-/* The profile without what legitimately differs between a stream revision
- * and the offline run: identity of the revision and the time of profiling. */
-static json_t *figures(json_t *profile) {
-    json_t *copy = json_deep_copy(profile);
-    json_object_del(copy, "profile_id");
-    json_object_del(copy, "revision");
-    json_object_del(copy, "profiled_at_us");
-    return copy;
+    stream_fixture_stop(&fx, false);
 }
 
 
@@ -134,13 +46,13 @@ static int node_available(void) {
  * input topic and writes the same DAG as SpanEvent JSON; returns the expected
  * profile (`dagprof profile --format json`) of that file. */
 static json_t *produce_variant(const char *variant, const char *encoding) {
-    char *out = NULL, *log = path_in("node.log"), *offline = NULL;
-    ck_assert_int_ge(asprintf(&out, "%s/%s-%s.jsonl", dir, variant, encoding), 0);
-    ck_assert_int_ge(asprintf(&offline, "%s/%s-%s.profile.json", dir, variant, encoding), 0);
+    char *out = NULL, *log = stream_path_in(&fx, "node.log"), *offline = NULL;
+    ck_assert_int_ge(asprintf(&out, "%s/%s-%s.jsonl", fx.dir, variant, encoding), 0);
+    ck_assert_int_ge(asprintf(&offline, "%s/%s-%s.profile.json", fx.dir, variant, encoding), 0);
     const char *argv[] = {"node", DAGPROF_SOURCE_DIR "/tests/otel/agent_dag.js", "--bootstrap",
-                          harness_kafka_bootstrap(kafka), "--topic", "dag-spans", "--variant", variant,
+                          harness_kafka_bootstrap(fx.kafka), "--topic", "dag-spans", "--variant", variant,
                           "--encoding", encoding, "--out", out, NULL};
-    run_to_exit(argv, log, 0);
+    stream_run_to_exit(&fx, argv, log, 0);
     char *cmd = NULL;
     ck_assert_int_ge(asprintf(&cmd, "'%s' profile --format json '%s' > '%s' 2>> '%s'", DAGPROF, out, offline, log), 0);
     ck_assert_int_eq(system(cmd), 0);
@@ -188,11 +100,11 @@ START_TEST(sdk_traces_match_offline) {
         fprintf(stderr, "SKIP: node is not on PATH; the OpenTelemetry SDK test needs it\n");
         exit(77);
     }
-    char *log = path_in("run.log");
+    char *log = stream_path_in(&fx, "run.log");
     const char *run_argv[] = {DAGPROF, "run", NULL};
-    pid_t run = harness_spawn(run_argv, run_env(), log);
+    pid_t run = harness_spawn(run_argv, stream_run_env(&fx, NULL), log);
     ck_assert_int_gt(run, 0);
-    wait_for_log(log, "partitions_assigned count=4", 60);
+    stream_wait_for_log(log, "partitions_assigned count=4", 60);
 
     static const char *const variants[][2] = {{"genai", "otlp_proto"}, {"genai", "otlp_json"},
                                               {"openinference", "otlp_proto"}, {"openinference", "otlp_json"}};
@@ -200,14 +112,14 @@ START_TEST(sdk_traces_match_offline) {
     for (size_t i = 0; i < 4; i++) {
         json_t *p = produce_variant(variants[i][0], variants[i][1]);
         check_expected(p);
-        json_object_set_new(expected, json_string_value(json_object_get(p, "trace_id")), figures(p));
+        json_object_set_new(expected, json_string_value(json_object_get(p, "trace_id")), stream_profile_figures(p));
         json_decref(p);
     }
     ck_assert_uint_eq(json_object_size(expected), 4);
 
     char err[512];
     profile_avro_t *avro = profile_avro_new(err, sizeof(err));
-    rd_kafka_t *rk = test_consumer("dag-profiles");
+    rd_kafka_t *rk = stream_test_consumer(&fx, "dag-profiles");
     json_t *got_all = json_object();
     size_t matched = 0;
     time_t deadline = time(NULL) + 120;
@@ -225,7 +137,7 @@ START_TEST(sdk_traces_match_offline) {
             buf_free(&b);
             json_t *want = json_object_get(expected, p->trace_id);
             ck_assert_msg(want != NULL, "profile of an unknown trace %s", p->trace_id);
-            json_t *fig = figures(got);
+            json_t *fig = stream_profile_figures(got);
             if (json_equal(fig, want))
                 matched++;
             json_object_set_new(got_all, p->trace_id, fig);
@@ -234,7 +146,7 @@ START_TEST(sdk_traces_match_offline) {
         }
         rd_kafka_message_destroy(m);
     }
-    close_consumer(rk);
+    stream_close_consumer(rk);
     if (matched < 4) {
         const char *key;
         json_t *want;

@@ -19,109 +19,27 @@
 
 #include "buf.h"
 #include "harness.h"
+#include "harness_stream.h"
 #include "otlp_encode.h"
 #include "profile_avro.h"
 #include "profile_json.h"
 
 #define DAGPROF DAGPROF_BINARY_DIR "/dagprof"
 
-static harness_redis_t *redis;
-static harness_kafka_t *kafka;
-static char *dir;
-static char env_bootstrap[512], env_redis[64];
+static stream_fixture_t fx;
 
 static void setup(void) {
-    char err[256];
-    redis = harness_redis_start(NULL, err, sizeof(err));
-    ck_assert_msg(redis != NULL, "redis: %s", err);
-    kafka = harness_kafka_start(DAGPROF_BINARY_DIR, 1, 4, err, sizeof(err));
-    ck_assert_msg(kafka != NULL, "kafka: %s", err);
-    dir = harness_tempdir("dagprof-otlp-stream");
-    ck_assert_ptr_nonnull(dir);
-    snprintf(env_bootstrap, sizeof(env_bootstrap), "DAGPROF_KAFKA_BOOTSTRAP_SERVERS=%s",
-             harness_kafka_bootstrap(kafka));
-    snprintf(env_redis, sizeof(env_redis), "DAGPROF_REDIS_PORT=%d", harness_redis_port(redis));
+    stream_fixture_start(&fx, DAGPROF_BINARY_DIR, NULL, 4, "dagprof-otlp-stream");
 }
 
 static void teardown(void) {
-    harness_kafka_free(kafka);
-    harness_redis_free(redis);
-    harness_rmtree(dir);
-    free(dir);
+    stream_fixture_stop(&fx, false);
 }
 
-static const char *const *run_env(void) {
-    static const char *env[12];
-    env[0] = env_bootstrap;
-    env[1] = env_redis;
-    env[2] = "DAGPROF_GRACE_MS=100";
-    env[3] = "DAGPROF_DUE_POLL_MS=50";
-    env[4] = "DAGPROF_METRICS_PORT=0";
-    env[5] = "DAGPROF_KAFKA_SESSION_TIMEOUT_MS=6000";
-    env[6] = NULL;
-    return env;
-}
-
-static char *path_in(const char *name) {
-    char *p = NULL;
-    ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
-    return p;
-}
-
-
-
-static void wait_for_log(const char *path, const char *needle, int timeout_s) {
-    for (int i = 0; i < timeout_s * 10; i++) {
-        if (harness_file_count(path, needle))
-            return;
-        usleep(100000);
-    }
-    char *text = harness_slurp(path);
-    ck_abort_msg("%s never logged \"%s\"; log:\n%s", path, needle, text);
-}
-
-static void run_to_exit(const char *const argv[], const char *log, int expected_status) {
-    pid_t pid = harness_spawn(argv, run_env(), log);
-    ck_assert_int_gt(pid, 0);
-    int status = -1;
-    ck_assert_msg(harness_wait(pid, 120000, &status) == 0, "%s did not finish", argv[1]);
-    if (status != expected_status) {
-        char *text = harness_slurp(log);
-        ck_abort_msg("%s %s exited %d, expected %d; log:\n%s", argv[0], argv[1], status,
-                     expected_status, text);
-    }
-}
-
-static rd_kafka_t *test_consumer(const char *topic) {
-    char err[512], group[64];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    snprintf(group, sizeof(group), "test-%d-%ld", (int)getpid(), (long)random());
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(kafka), err, sizeof(err)), RD_KAFKA_CONF_OK);
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)), RD_KAFKA_CONF_OK);
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err)), RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    ck_assert_msg(rk != NULL, "%s", err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(t, topic, RD_KAFKA_PARTITION_UA);
-    ck_assert_int_eq(rd_kafka_subscribe(rk, t), 0);
-    rd_kafka_topic_partition_list_destroy(t);
-    return rk;
-}
-
-static void close_consumer(rd_kafka_t *rk) {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-}
-
-/* The profile without what legitimately differs between a stream revision
- * and the offline run: identity of the revision and the time of profiling. */
-static json_t *figures(json_t *profile) {
-    json_t *copy = json_deep_copy(profile);
-    json_object_del(copy, "profile_id");
-    json_object_del(copy, "revision");
-    json_object_del(copy, "profiled_at_us");
-    /* OTLP trace ids are 16 bytes: loadgen's are hashed (otlp_encode.h) */
+/* stream_profile_figures() less the trace id: OTLP trace ids are 16 bytes,
+ * and loadgen's are hashed from the SpanEvent ones (otlp_encode.h). */
+static json_t *otlp_figures(json_t *profile) {
+    json_t *copy = stream_profile_figures(profile);
     json_object_del(copy, "trace_id");
     return copy;
 }
@@ -137,7 +55,7 @@ static void produce(rd_kafka_t *rk, const char *topic, const char *key, const vo
 static rd_kafka_t *test_producer(void) {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(kafka), err, sizeof(err));
+    rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(fx.kafka), err, sizeof(err));
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     ck_assert_msg(prod != NULL, "%s", err);
     return prod;
@@ -154,10 +72,10 @@ static void otlp_hex_id(const char *id, char out[33]) {
 /* `dagprof profile` of the fleet written as SpanEvent JSON Lines: figures by
  * OTLP trace id, added to `expected`. */
 static void offline_expected(const char *seed, const char *runs, json_t *expected) {
-    char *spans = path_in("spans.jsonl"), *offline = path_in("offline.jsonl"), *log = path_in("offline.log");
+    char *spans = stream_path_in(&fx, "spans.jsonl"), *offline = stream_path_in(&fx, "offline.jsonl"), *log = stream_path_in(&fx, "offline.log");
     const char *gen_file[] = {DAGPROF, "loadgen", "--loadgen.runs", runs, "--loadgen.seed", seed,
                               "--loadgen.output", spans, NULL};
-    run_to_exit(gen_file, log, 0);
+    stream_run_to_exit(&fx, gen_file, log, 0);
     char *cmd = NULL;
     ck_assert_int_ge(asprintf(&cmd, "'%s' profile --format json '%s' > '%s' 2>> '%s'", DAGPROF, spans,
                               offline, log), 0);
@@ -173,7 +91,7 @@ static void offline_expected(const char *seed, const char *runs, json_t *expecte
         ck_assert_msg(p != NULL, "offline output: %s", e.text);
         char hex[33];
         otlp_hex_id(json_string_value(json_object_get(p, "trace_id")), hex);
-        json_object_set_new(expected, hex, figures(p));
+        json_object_set_new(expected, hex, otlp_figures(p));
         json_decref(p);
     }
     free(line);
@@ -190,27 +108,16 @@ static void expect_profiles(json_t *expected) {
     size_t want_count = json_object_size(expected);
     profile_avro_t *avro = profile_avro_new(err, sizeof(err));
     ck_assert_ptr_nonnull(avro);
-    rd_kafka_t *rk = test_consumer("dag-profiles");
+    rd_kafka_t *rk = stream_test_consumer(&fx, "dag-profiles");
     json_t *latest = json_object(), *revisions = json_object(), *ids = json_object();
     size_t matched = 0, messages = 0, duplicates = 0;
     time_t deadline = time(NULL) + 240;
     while (matched < want_count && time(NULL) < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
-        if (!m)
-            continue;
-        if (m->err) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        messages++;
         profile_t *p = NULL;
-        ck_assert_msg(profile_avro_decode(avro, m->payload, m->len, &p, err, sizeof(err)) == 0, "%s", err);
-        buf_t b = BUF_INIT;
-        ck_assert_int_eq(profile_json_write(p, &b), 0);
-        json_error_t e;
-        json_t *got = json_loads(b.data, 0, &e);
-        ck_assert_ptr_nonnull(got);
-        buf_free(&b);
+        json_t *got = stream_poll_profile(rk, avro, 500, &p);
+        if (!got)
+            continue;
+        messages++;
         if (json_object_get(ids, p->profile_id))
             duplicates++;
         json_object_set_new(ids, p->profile_id, json_true());
@@ -224,14 +131,13 @@ static void expect_profiles(json_t *expected) {
         ck_assert_msg(want != NULL, "profile of an unknown trace %s", p->trace_id);
         json_t *prev = json_object_get(latest, p->trace_id);
         int prev_matched = prev && json_equal(prev, want);
-        json_t *fig = figures(got);
+        json_t *fig = otlp_figures(got);
         json_object_set_new(latest, p->trace_id, fig);
         matched += (size_t)(json_equal(fig, want) - prev_matched);
         json_decref(got);
         profile_free(p);
-        rd_kafka_message_destroy(m);
     }
-    close_consumer(rk);
+    stream_close_consumer(rk);
     if (matched < want_count) {
         const char *key;
         json_t *want;
@@ -272,19 +178,19 @@ static void stop_clean(pid_t pid, const char *log) {
  * the Collector's exporter with partition_traces_by_id writes them) give the
  * profiles `dagprof profile` gives on the same runs as SpanEvent JSON. */
 START_TEST(otlp_proto_and_json_match_offline) {
-    char *log = path_in("run.log"), *genlog = path_in("loadgen.log");
+    char *log = stream_path_in(&fx, "run.log"), *genlog = stream_path_in(&fx, "loadgen.log");
     const char *run_argv[] = {DAGPROF, "run", NULL};
-    pid_t run = harness_spawn(run_argv, run_env(), log);
+    pid_t run = harness_spawn(run_argv, stream_run_env(&fx, NULL), log);
     ck_assert_int_gt(run, 0);
-    wait_for_log(log, "partitions_assigned count=4", 60);
+    stream_wait_for_log(log, "partitions_assigned count=4", 60);
 
     const char *proto[] = {DAGPROF, "loadgen", "--format", "otlp_proto", "--loadgen.runs", "60",
                            "--loadgen.seed", "7", "--loadgen.otlp.key_by_trace", "true",
                            "--loadgen.otlp.batch", "50", NULL};
-    run_to_exit(proto, genlog, 0);
+    stream_run_to_exit(&fx, proto, genlog, 0);
     const char *json[] = {DAGPROF, "loadgen", "--format=otlp_json", "--loadgen.runs", "60",
                           "--loadgen.seed", "8", "--loadgen.otlp.key_by_trace", "true", NULL};
-    run_to_exit(json, genlog, 0);
+    stream_run_to_exit(&fx, json, genlog, 0);
 
     json_t *expected = json_object();
     offline_expected("7", "60", expected);
@@ -304,11 +210,11 @@ END_TEST
  * rejected span of an OTLP request is counted and its request dead-lettered
  * once, while the rest of the request is profiled. */
 START_TEST(otlp_bad_input_dead_lettered) {
-    char *log = path_in("run.log");
+    char *log = stream_path_in(&fx, "run.log");
     const char *run_argv[] = {DAGPROF, "run", NULL};
-    pid_t run = harness_spawn(run_argv, run_env(), log);
+    pid_t run = harness_spawn(run_argv, stream_run_env(&fx, NULL), log);
     ck_assert_int_gt(run, 0);
-    wait_for_log(log, "partitions_assigned count=4", 60);
+    stream_wait_for_log(log, "partitions_assigned count=4", 60);
 
     char err[512];
     rd_kafka_t *prod = test_producer();
@@ -343,7 +249,7 @@ START_TEST(otlp_bad_input_dead_lettered) {
     produce(prod, "dag-spans", trace, b.data, b.len);
     ck_assert_int_eq(rd_kafka_flush(prod, 30000), 0);
 
-    rd_kafka_t *dl = test_consumer("dag-deadletter");
+    rd_kafka_t *dl = stream_test_consumer(&fx, "dag-deadletter");
     int seen = 0, dead = 0;
     time_t deadline = time(NULL) + 60;
     while (dead < 2 && time(NULL) < deadline) {
@@ -375,12 +281,12 @@ START_TEST(otlp_bad_input_dead_lettered) {
         }
         rd_kafka_message_destroy(m);
     }
-    close_consumer(dl);
+    stream_close_consumer(dl);
     ck_assert_int_eq(seen, 3);
 
     /* the rest of the request is profiled: the run and its one good node */
     profile_avro_t *avro = profile_avro_new(err, sizeof(err));
-    rd_kafka_t *rk = test_consumer("dag-profiles");
+    rd_kafka_t *rk = stream_test_consumer(&fx, "dag-profiles");
     profile_t *p = NULL;
     deadline = time(NULL) + 60;
     while (!p && time(NULL) < deadline) {
@@ -390,7 +296,7 @@ START_TEST(otlp_bad_input_dead_lettered) {
         if (m)
             rd_kafka_message_destroy(m);
     }
-    close_consumer(rk);
+    stream_close_consumer(rk);
     ck_assert_ptr_nonnull(p);
     ck_assert_str_eq(p->trace_id, trace);
     ck_assert_str_eq(p->dag_id, "otlp-bad");
@@ -418,22 +324,22 @@ END_TEST
  * revision, equal to the offline profile. */
 START_TEST(repartition_two_instances) {
     char err[512];
-    ck_assert_msg(harness_kafka_command(kafka, "topic-create dag-spans-by-trace 4", err, sizeof(err)) == 0,
+    ck_assert_msg(harness_kafka_command(fx.kafka, "topic-create dag-spans-by-trace 4", err, sizeof(err)) == 0,
                   "%s", err);
-    char *log1 = path_in("run1.log"), *log2 = path_in("run2.log"), *genlog = path_in("loadgen.log");
+    char *log1 = stream_path_in(&fx, "run1.log"), *log2 = stream_path_in(&fx, "run2.log"), *genlog = stream_path_in(&fx, "loadgen.log");
     const char *run_argv[] = {DAGPROF, "run", "--input.repartition", "true", NULL};
-    pid_t run1 = harness_spawn(run_argv, run_env(), log1);
-    pid_t run2 = harness_spawn(run_argv, run_env(), log2);
+    pid_t run1 = harness_spawn(run_argv, stream_run_env(&fx, NULL), log1);
+    pid_t run2 = harness_spawn(run_argv, stream_run_env(&fx, NULL), log2);
     ck_assert_int_gt(run1, 0);
     ck_assert_int_gt(run2, 0);
     /* two of the input partitions and two of the internal topic's each */
-    wait_for_log(log1, "partitions_assigned count=4", 60);
-    wait_for_log(log2, "partitions_assigned count=4", 60);
+    stream_wait_for_log(log1, "partitions_assigned count=4", 60);
+    stream_wait_for_log(log2, "partitions_assigned count=4", 60);
 
     /* small batches, unkeyed: a run's spans land on several partitions */
     const char *gen[] = {DAGPROF, "loadgen", "--format", "otlp_proto", "--loadgen.runs", "150",
                          "--loadgen.seed", "11", "--loadgen.otlp.batch", "7", "--loadgen.rate", "3000", NULL};
-    run_to_exit(gen, genlog, 0);
+    stream_run_to_exit(&fx, gen, genlog, 0);
     json_t *expected = json_object();
     offline_expected("11", "150", expected);
     ck_assert_uint_eq(json_object_size(expected), 150);
@@ -450,16 +356,16 @@ END_TEST
 
 /* Bad settings are refused at start with the option named. */
 START_TEST(bad_settings_refused) {
-    char *log = path_in("bad.log");
+    char *log = stream_path_in(&fx, "bad.log");
     const char *format_argv[] = {DAGPROF, "run", "--input-format", "otlp", NULL};
-    run_to_exit(format_argv, log, 2);
+    stream_run_to_exit(&fx, format_argv, log, 2);
     ck_assert(harness_file_count(log, "input.format"));
     const char *topic_argv[] = {DAGPROF, "run", "--input.repartition", "true", "--input.repartition.topic",
                                 "dag-spans", NULL};
-    run_to_exit(topic_argv, log, 1);
+    stream_run_to_exit(&fx, topic_argv, log, 1);
     ck_assert(harness_file_count(log, "input.repartition.topic must name a topic other than topic.spans"));
     const char *gen_argv[] = {DAGPROF, "loadgen", "--format", "protobuf", NULL};
-    run_to_exit(gen_argv, log, 2);
+    stream_run_to_exit(&fx, gen_argv, log, 2);
     ck_assert(harness_file_count(log, "loadgen.format"));
     free(log);
 }

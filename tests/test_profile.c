@@ -13,51 +13,24 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "harness_trace.h"
 #include "pricing.h"
 #include "profile.h"
 #include "strmap.h"
-#include "trace.h"
 #include "textfmt.h"
+#include "trace.h"
 #include "trace_file.h"
 
 /* ---- building traces by hand ------------------------------------------------ */
-
-static span_t sp(const char *id, const char *parent, const char *node, span_kind_t kind,
-                 int64_t start, int64_t end) {
-    span_t s;
-    memset(&s, 0, sizeof(s));
-    s.trace_id = "t1";
-    s.span_id = id;
-    s.parent_span_id = parent;
-    s.node_id = node;
-    s.kind = kind;
-    s.start_us = start;
-    s.end_us = end;
-    s.status = SPAN_STATUS_OK;
-    return s;
-}
-
-static void add(trace_t *t, span_t s) {
-    char err[256];
-    ck_assert_int_eq(trace_add_span(t, &s, err, sizeof(err)), TRACE_ADD_OK);
-}
-
-static void add_node(trace_t *t, const char *id, int64_t start, int64_t end,
-                     const char *const *deps, size_t ndeps) {
-    span_t s = sp(id, "run", id, SPAN_KIND_NODE, start, end);
-    s.depends_on = deps;
-    s.depends_on_count = ndeps;
-    add(t, s);
-}
 
 /* A tool call `tool` in node span `parent`, with id <prefix><i>. */
 static void add_tool(trace_t *t, const char *prefix, int i, const char *parent, int64_t start,
                      int64_t end, const char *tool) {
     char id[32];
     snprintf(id, sizeof(id), "%s%d", prefix, i);
-    span_t s = sp(id, parent, NULL, SPAN_KIND_TOOL, start, end);
+    span_t s = htrace_span(id, parent, NULL, SPAN_KIND_TOOL, start, end);
     s.tool_name = tool;
-    add(t, s);
+    htrace_add(t, s);
 }
 
 static pricing_t *test_pricing(void) {
@@ -86,21 +59,6 @@ static profile_t *compute(const trace_t *t, const pricing_t *pricing) {
     return p;
 }
 
-static const profile_node_t *node(const profile_t *p, const char *id) {
-    for (size_t i = 0; i < p->node_count; i++)
-        if (strcmp(p->nodes[i].node_id, id) == 0)
-            return &p->nodes[i];
-    ck_abort_msg("no node %s", id);
-    return NULL;
-}
-
-static int has_warning(const profile_t *p, const char *needle) {
-    for (size_t i = 0; i < p->warning_count; i++)
-        if (strstr(p->warnings[i], needle))
-            return 1;
-    return 0;
-}
-
 static const profile_recommendation_t *rec(const profile_t *p, profile_recommendation_type_t type) {
     for (size_t i = 0; i < p->recommendation_count; i++)
         if (p->recommendations[i].type == type)
@@ -116,22 +74,11 @@ static const profile_bottleneck_t *bottleneck(const profile_t *p, profile_bottle
     return NULL;
 }
 
-static int on_span(void *opaque, const span_t *s) {
-    char err[256];
-    trace_add_span(opaque, s, err, sizeof(err));
-    return 0;
-}
-
-static void on_error(void *opaque, long record, const char *reason) {
-    (void)opaque;
-    ck_abort_msg("fixture record %ld: %s", record, reason);
-}
-
 static trace_t *load_fixture(const char *name) {
     char path[512], err[256];
     snprintf(path, sizeof(path), "%s/%s", DAGPROF_FIXTURES, name);
     trace_t *t = trace_new();
-    trace_file_handler_t h = {on_span, on_error, t};
+    trace_file_handler_t h = htrace_file_handler(t);
     ck_assert_msg(trace_file_read(path, &h, err, sizeof(err)) == 0, "%s", err);
     return t;
 }
@@ -183,7 +130,7 @@ START_TEST(example_dag_figures) {
     ck_assert_str_eq(p->critical_path[2], "review-performance");
     ck_assert_str_eq(p->critical_path[3], "aggregate-results");
 
-    const profile_node_t *n = node(p, "fetch-code");
+    const profile_node_t *n = htrace_node(p, "fetch-code");
     ck_assert_int_eq(n->exec_us, 3421000);
     ck_assert_int_eq(n->ready_us, T0 + 3000000);
     ck_assert_int_eq(n->blocked_us, 0);
@@ -197,7 +144,7 @@ START_TEST(example_dag_figures) {
     ck_assert_str_eq(n->models[0], "claude-3-5-haiku-20241022");
     ck_assert_double_eq_tol(n->cost_usd, 0.00372, 1e-12); /* 1900 x 0.8 + 550 x 4 */
 
-    n = node(p, "check-security");
+    n = htrace_node(p, "check-security");
     ck_assert_int_eq(n->exec_us, 6100000);
     ck_assert_int_eq(n->ready_us, T0 + 6421000);
     ck_assert_int_eq(n->blocked_us, 3421000);
@@ -205,7 +152,7 @@ START_TEST(example_dag_figures) {
     ck_assert_int_eq(n->slack_us, 2919000); /* latest start 6.340 - earliest 3.421 */
     ck_assert(!n->on_critical_path);
 
-    n = node(p, "review-performance");
+    n = htrace_node(p, "review-performance");
     ck_assert_int_eq(n->start_us, T0 + 11250000);
     ck_assert_int_eq(n->end_us, T0 + 15456000);
     ck_assert_int_eq(n->retries, 1);
@@ -215,7 +162,7 @@ START_TEST(example_dag_figures) {
     ck_assert_uint_eq(n->depends_on_count, 1);
     ck_assert_str_eq(n->depends_on[0], "analyze-complexity");
 
-    n = node(p, "aggregate-results");
+    n = htrace_node(p, "aggregate-results");
     ck_assert_int_eq(n->ready_us, T0 + 15456000);
     ck_assert_int_eq(n->blocked_us, 12456000);
     ck_assert_int_eq(n->queued_us, 300000);
@@ -278,22 +225,22 @@ END_TEST
 START_TEST(diamond) {
     trace_t *t = trace_new();
     const char *a[] = {"a"}, *bc[] = {"b", "c"};
-    span_t run = sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 50);
+    span_t run = htrace_span("run", NULL, NULL, SPAN_KIND_RUN, 0, 50);
     run.dag_id = "diamond";
-    add(t, run);
-    add_node(t, "d", 40, 50, bc, 2);
-    add_node(t, "c", 12, 20, a, 1);
-    add_node(t, "b", 10, 40, a, 1);
-    add_node(t, "a", 0, 10, NULL, 0);
+    htrace_add(t, run);
+    htrace_add_node(t, "d", 40, 50, bc, 2);
+    htrace_add_node(t, "c", 12, 20, a, 1);
+    htrace_add_node(t, "b", 10, 40, a, 1);
+    htrace_add_node(t, "a", 0, 10, NULL, 0);
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.wall_us, 50);
     ck_assert_int_eq(p->summary.work_us, 58);
     ck_assert_int_eq(p->summary.ideal_wall_us, 50);
     ck_assert_int_eq(p->summary.critical_path_us, 50);
-    ck_assert_int_eq(node(p, "c")->slack_us, 22);
-    ck_assert_int_eq(node(p, "c")->queued_us, 2);
-    ck_assert_int_eq(node(p, "b")->slack_us, 0);
-    ck_assert_int_eq(node(p, "d")->ready_us, 40);
+    ck_assert_int_eq(htrace_node(p, "c")->slack_us, 22);
+    ck_assert_int_eq(htrace_node(p, "c")->queued_us, 2);
+    ck_assert_int_eq(htrace_node(p, "b")->slack_us, 0);
+    ck_assert_int_eq(htrace_node(p, "d")->ready_us, 40);
     ck_assert_uint_eq(p->critical_path_count, 3);
     ck_assert_str_eq(p->critical_path[0], "a");
     ck_assert_str_eq(p->critical_path[1], "b");
@@ -309,10 +256,10 @@ END_TEST
 START_TEST(critical_path_ties) {
     trace_t *t = trace_new();
     const char *xy[] = {"y", "x"};
-    add_node(t, "y", 0, 10, NULL, 0);
-    add_node(t, "x", 0, 10, NULL, 0);
-    add_node(t, "z", 10, 20, xy, 2);
-    add_node(t, "w", 5, 20, NULL, 0); /* ends with z: z < w? no, "w" < "z" */
+    htrace_add_node(t, "y", 0, 10, NULL, 0);
+    htrace_add_node(t, "x", 0, 10, NULL, 0);
+    htrace_add_node(t, "z", 10, 20, xy, 2);
+    htrace_add_node(t, "w", 5, 20, NULL, 0); /* ends with z: z < w? no, "w" < "z" */
     profile_t *p = compute(t, NULL);
     /* latest end 20 shared by w and z: smallest id is w, which has no deps */
     ck_assert_uint_eq(p->critical_path_count, 1);
@@ -320,9 +267,9 @@ START_TEST(critical_path_ties) {
     profile_free(p);
 
     trace_t *t2 = trace_new();
-    add_node(t2, "y", 0, 10, NULL, 0);
-    add_node(t2, "x", 0, 10, NULL, 0);
-    add_node(t2, "z", 10, 20, xy, 2);
+    htrace_add_node(t2, "y", 0, 10, NULL, 0);
+    htrace_add_node(t2, "x", 0, 10, NULL, 0);
+    htrace_add_node(t2, "z", 10, 20, xy, 2);
     p = compute(t2, NULL);
     ck_assert_uint_eq(p->critical_path_count, 2);
     ck_assert_str_eq(p->critical_path[0], "x");
@@ -341,15 +288,15 @@ END_TEST
  * a 0..10, b 12..20, c 20..30; b ended at c's start, so c depends on b. */
 START_TEST(chain_inferred) {
     trace_t *t = trace_new();
-    add_node(t, "c", 20, 30, NULL, 0);
-    add_node(t, "a", 0, 10, NULL, 0);
-    add_node(t, "b", 12, 20, NULL, 0);
+    htrace_add_node(t, "c", 20, 30, NULL, 0);
+    htrace_add_node(t, "a", 0, 10, NULL, 0);
+    htrace_add_node(t, "b", 12, 20, NULL, 0);
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.edges, PROFILE_EDGES_INFERRED);
-    ck_assert_uint_eq(node(p, "a")->depends_on_count, 0);
-    ck_assert_str_eq(node(p, "b")->depends_on[0], "a");
-    ck_assert_str_eq(node(p, "c")->depends_on[0], "b");
-    ck_assert_int_eq(node(p, "b")->queued_us, 2);
+    ck_assert_uint_eq(htrace_node(p, "a")->depends_on_count, 0);
+    ck_assert_str_eq(htrace_node(p, "b")->depends_on[0], "a");
+    ck_assert_str_eq(htrace_node(p, "c")->depends_on[0], "b");
+    ck_assert_int_eq(htrace_node(p, "b")->queued_us, 2);
     ck_assert_int_eq(p->summary.ideal_wall_us, 28);
     ck_assert_int_eq(p->summary.wall_us, 30);
     ck_assert_uint_eq(p->critical_path_count, 3);
@@ -361,16 +308,16 @@ END_TEST
 /* Inference ties: p and q both end at 10, r starts at 10: r depends on p. */
 START_TEST(inferred_ties) {
     trace_t *t = trace_new();
-    add_node(t, "q", 0, 10, NULL, 0);
-    add_node(t, "p", 5, 10, NULL, 0);
-    add_node(t, "r", 10, 15, NULL, 0);
-    add_node(t, "z", 3, 3, NULL, 0); /* zero length: depends on nothing before 3 */
+    htrace_add_node(t, "q", 0, 10, NULL, 0);
+    htrace_add_node(t, "p", 5, 10, NULL, 0);
+    htrace_add_node(t, "r", 10, 15, NULL, 0);
+    htrace_add_node(t, "z", 3, 3, NULL, 0); /* zero length: depends on nothing before 3 */
     profile_t *p = compute(t, NULL);
-    ck_assert_uint_eq(node(p, "r")->depends_on_count, 1);
-    ck_assert_str_eq(node(p, "r")->depends_on[0], "p");
-    ck_assert_uint_eq(node(p, "z")->depends_on_count, 0);
-    ck_assert_uint_eq(node(p, "p")->depends_on_count, 1); /* z ended at 3 <= 5 */
-    ck_assert_str_eq(node(p, "p")->depends_on[0], "z");
+    ck_assert_uint_eq(htrace_node(p, "r")->depends_on_count, 1);
+    ck_assert_str_eq(htrace_node(p, "r")->depends_on[0], "p");
+    ck_assert_uint_eq(htrace_node(p, "z")->depends_on_count, 0);
+    ck_assert_uint_eq(htrace_node(p, "p")->depends_on_count, 1); /* z ended at 3 <= 5 */
+    ck_assert_str_eq(htrace_node(p, "p")->depends_on[0], "z");
     profile_free(p);
     trace_free(t);
 }
@@ -380,15 +327,15 @@ END_TEST
 START_TEST(fan_out_100) {
     trace_t *t = trace_new();
     const char *root[] = {"root"};
-    add_node(t, "root", 0, 10, NULL, 0);
+    htrace_add_node(t, "root", 0, 10, NULL, 0);
     static char names[100][16];
     static const char *leaf_names[100];
     for (int i = 0; i < 100; i++) {
         snprintf(names[i], sizeof(names[i]), "leaf%03d", i);
         leaf_names[i] = names[i];
-        add_node(t, names[i], 10, 20 + i, root, 1);
+        htrace_add_node(t, names[i], 10, 20 + i, root, 1);
     }
-    add_node(t, "sink", 119, 129, leaf_names, 100);
+    htrace_add_node(t, "sink", 119, 129, leaf_names, 100);
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.node_count, 102);
     /* work = 10 + sum(10 + i) + 10 = 20 + 1000 + 4950 */
@@ -396,8 +343,8 @@ START_TEST(fan_out_100) {
     ck_assert_int_eq(p->summary.wall_us, 129);
     ck_assert_int_eq(p->summary.ideal_wall_us, 129);
     ck_assert_double_eq_tol(p->summary.parallelism, 5970.0 / 129.0, 1e-12);
-    ck_assert_int_eq(node(p, "leaf000")->slack_us, 99);
-    ck_assert_int_eq(node(p, "leaf099")->slack_us, 0);
+    ck_assert_int_eq(htrace_node(p, "leaf000")->slack_us, 99);
+    ck_assert_int_eq(htrace_node(p, "leaf099")->slack_us, 0);
     ck_assert_str_eq(p->critical_path[1], "leaf099");
     profile_free(p);
     trace_free(t);
@@ -408,21 +355,21 @@ END_TEST
  * Removing the failed attempts shortens the node to 10: the run ends 20 sooner. */
 START_TEST(retries) {
     trace_t *t = trace_new();
-    span_t run = sp("run", NULL, NULL, SPAN_KIND_RUN, 0, 40);
-    add(t, run);
+    span_t run = htrace_span("run", NULL, NULL, SPAN_KIND_RUN, 0, 40);
+    htrace_add(t, run);
     for (int i = 0; i < 3; i++) {
         char id[8];
         snprintf(id, sizeof(id), "w%d", i);
-        span_t s = sp(strdup(id), "run", "work", SPAN_KIND_NODE, i * 10, i * 10 + (i == 2 ? 10 : 8));
+        span_t s = htrace_span(strdup(id), "run", "work", SPAN_KIND_NODE, i * 10, i * 10 + (i == 2 ? 10 : 8));
         s.attempt = i;
         s.status = i < 2 ? SPAN_STATUS_ERROR : SPAN_STATUS_OK;
-        add(t, s);
+        htrace_add(t, s);
         free((void *)s.span_id);
     }
     const char *dep[] = {"work"};
-    add_node(t, "next", 30, 40, dep, 1);
+    htrace_add_node(t, "next", 30, 40, dep, 1);
     profile_t *p = compute(t, NULL);
-    const profile_node_t *n = node(p, "work");
+    const profile_node_t *n = htrace_node(p, "work");
     ck_assert_int_eq(n->retries, 2);
     ck_assert_int_eq(n->status, SPAN_STATUS_OK);
     ck_assert_int_eq(n->exec_us, 30);
@@ -439,37 +386,37 @@ END_TEST
 
 START_TEST(cached_token_pricing) {
     trace_t *t = trace_new();
-    add_node(t, "n", 0, 100, NULL, 0);
-    span_t l = sp("l1", "n", NULL, SPAN_KIND_LLM, 0, 50);
+    htrace_add_node(t, "n", 0, 100, NULL, 0);
+    span_t l = htrace_span("l1", "n", NULL, SPAN_KIND_LLM, 0, 50);
     l.model = "claude-sonnet-4-5";
     l.input_tokens = 10000;
     l.cache_read_tokens = 6000;
     l.cache_write_tokens = 1000;
     l.output_tokens = 2000;
     l.reasoning_tokens = 500;
-    add(t, l);
+    htrace_add(t, l);
     /* (10000 - 6000 - 1000) x 3 + 6000 x 0.3 + 1000 x 3.75 + 2000 x 15
      * = 9000 + 1800 + 3750 + 30000 = 44550 -> $0.04455 */
-    span_t g = sp("l2", "n", NULL, SPAN_KIND_LLM, 50, 60);
+    span_t g = htrace_span("l2", "n", NULL, SPAN_KIND_LLM, 50, 60);
     g.model = "openai/GPT-4o"; /* provider segment dropped, case ignored */
     g.input_tokens = 1000;
     g.cache_read_tokens = 400;
     g.output_tokens = 100;
-    add(t, g);
+    htrace_add(t, g);
     /* 600 x 2.5 + 400 x 1.25 + 100 x 10 = 1500 + 500 + 1000 -> $0.003 */
-    span_t u = sp("l3", "n", NULL, SPAN_KIND_LLM, 60, 70);
+    span_t u = htrace_span("l3", "n", NULL, SPAN_KIND_LLM, 60, 70);
     u.model = "mystery-model";
     u.input_tokens = 5;
-    add(t, u);
-    span_t h = sp("l4", "n", NULL, SPAN_KIND_LLM, 70, 80);
+    htrace_add(t, u);
+    span_t h = htrace_span("l4", "n", NULL, SPAN_KIND_LLM, 70, 80);
     h.model = "claude-3-5-haiku-20241022"; /* prefix key */
     h.input_tokens = 1000000;
-    add(t, h);
-    span_t cw = sp("l5", "n", NULL, SPAN_KIND_LLM, 80, 90);
+    htrace_add(t, h);
+    span_t cw = htrace_span("l5", "n", NULL, SPAN_KIND_LLM, 80, 90);
     cw.model = "gpt-4o"; /* no cache_write price: falls back to input */
     cw.input_tokens = 1000;
     cw.cache_write_tokens = 1000;
-    add(t, cw);
+    htrace_add(t, cw);
     pricing_t *pricing = test_pricing();
     profile_t *p = compute(t, pricing);
     ck_assert_double_eq_tol(p->summary.cost_usd, 0.04455 + 0.003 + 0 + 0.8 + 0.0025, 1e-12);
@@ -513,26 +460,26 @@ END_TEST
 START_TEST(invalid_and_duplicate_spans) {
     trace_t *t = trace_new();
     char err[256];
-    span_t bad = sp("bad", NULL, "n", SPAN_KIND_NODE, 10, 5);
+    span_t bad = htrace_span("bad", NULL, "n", SPAN_KIND_NODE, 10, 5);
     ck_assert_int_eq(trace_add_span(t, &bad, err, sizeof(err)), TRACE_ADD_INVALID);
     ck_assert_ptr_nonnull(strstr(err, "end_us < start_us"));
-    span_t good = sp("a", NULL, "n", SPAN_KIND_NODE, 0, 5);
+    span_t good = htrace_span("a", NULL, "n", SPAN_KIND_NODE, 0, 5);
     ck_assert_int_eq(trace_add_span(t, &good, err, sizeof(err)), TRACE_ADD_OK);
-    span_t dup = sp("a", NULL, "n", SPAN_KIND_NODE, 0, 500);
+    span_t dup = htrace_span("a", NULL, "n", SPAN_KIND_NODE, 0, 500);
     ck_assert_int_eq(trace_add_span(t, &dup, err, sizeof(err)), TRACE_ADD_DUPLICATE);
-    span_t other = sp("b", NULL, "n", SPAN_KIND_NODE, 0, 5);
+    span_t other = htrace_span("b", NULL, "n", SPAN_KIND_NODE, 0, 5);
     other.trace_id = "t2";
     ck_assert_int_eq(trace_add_span(t, &other, err, sizeof(err)), TRACE_ADD_INVALID);
-    span_t huge = sp("huge", NULL, "n", SPAN_KIND_NODE, -5, INT64_MAX);
+    span_t huge = htrace_span("huge", NULL, "n", SPAN_KIND_NODE, -5, INT64_MAX);
     ck_assert_int_eq(trace_add_span(t, &huge, err, sizeof(err)), TRACE_ADD_INVALID);
     ck_assert_str_eq(err, "span huge: timestamp out of range, ignored");
-    span_t noid = sp("", NULL, "n", SPAN_KIND_NODE, 0, 5);
+    span_t noid = htrace_span("", NULL, "n", SPAN_KIND_NODE, 0, 5);
     ck_assert_int_eq(trace_add_span(t, &noid, err, sizeof(err)), TRACE_ADD_INVALID);
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.span_count, 1);
     ck_assert_int_eq(p->nodes[0].exec_us, 5); /* the first copy was kept */
-    ck_assert(has_warning(p, "span bad: end_us < start_us"));
-    ck_assert(has_warning(p, "belongs to trace t2"));
+    ck_assert(htrace_has_warning(p, "span bad: end_us < start_us"));
+    ck_assert(htrace_has_warning(p, "belongs to trace t2"));
     profile_free(p);
     trace_free(t);
 }
@@ -541,24 +488,24 @@ END_TEST
 START_TEST(unknown_dependency_and_cycle) {
     trace_t *t = trace_new();
     const char *dep_ghost[] = {"ghost", "c"}, *dep_a[] = {"a"}, *dep_b[] = {"b"}, *dep_self[] = {"s"};
-    add_node(t, "a", 0, 10, dep_ghost, 2); /* a -> c -> b -> a */
-    add_node(t, "b", 10, 20, dep_a, 1);
-    add_node(t, "c", 20, 30, dep_b, 1);
-    add_node(t, "s", 30, 40, dep_self, 1);
+    htrace_add_node(t, "a", 0, 10, dep_ghost, 2); /* a -> c -> b -> a */
+    htrace_add_node(t, "b", 10, 20, dep_a, 1);
+    htrace_add_node(t, "c", 20, 30, dep_b, 1);
+    htrace_add_node(t, "s", 30, 40, dep_self, 1);
     profile_t *p = compute(t, NULL);
-    ck_assert(has_warning(p, "node a depends on unknown node ghost"));
-    ck_assert(has_warning(p, "node s depends on itself"));
+    ck_assert(htrace_has_warning(p, "node a depends on unknown node ghost"));
+    ck_assert(htrace_has_warning(p, "node s depends on itself"));
     /* a started 30 us before c ended: within the 1 ms clock-skew tolerance,
      * so the edge stays. DFS from a: a -> c -> b -> a closes the cycle; the
      * dependency of b on a is dropped */
-    ck_assert(has_warning(p, "dependency cycle: b depends on a, which depends on it in turn; "
+    ck_assert(htrace_has_warning(p, "dependency cycle: b depends on a, which depends on it in turn; "
                              "that dependency is not used"));
-    ck_assert_uint_eq(node(p, "b")->depends_on_count, 0);
-    ck_assert_str_eq(node(p, "a")->depends_on[0], "c");
+    ck_assert_uint_eq(htrace_node(p, "b")->depends_on_count, 0);
+    ck_assert_str_eq(htrace_node(p, "a")->depends_on[0], "c");
     /* b, c = 10 + 10; a overlaps c by 30 us, more than a ran, so it adds
      * nothing to the path (a path never outlasts the time its nodes spanned) */
     ck_assert_int_eq(p->summary.ideal_wall_us, 20);
-    ck_assert_int_eq(node(p, "a")->ready_us, 0); /* c ended after a started: a had it at its start */
+    ck_assert_int_eq(htrace_node(p, "a")->ready_us, 0); /* c ended after a started: a had it at its start */
     profile_free(p);
     trace_free(t);
 }
@@ -566,19 +513,19 @@ END_TEST
 
 START_TEST(orphans_and_parent_cycles) {
     trace_t *t = trace_new();
-    add_node(t, "n", 0, 10, NULL, 0);
-    add(t, sp("child", "n", NULL, SPAN_KIND_TOOL, 2, 30)); /* extends n to 30 */
-    add(t, sp("grandchild", "child", NULL, SPAN_KIND_OTHER, 3, 4));
-    add(t, sp("orphan", "never-arrived", NULL, SPAN_KIND_LLM, 0, 50));
-    add(t, sp("loop1", "loop2", NULL, SPAN_KIND_OTHER, 0, 1));
-    add(t, sp("loop2", "loop1", NULL, SPAN_KIND_OTHER, 0, 1));
+    htrace_add_node(t, "n", 0, 10, NULL, 0);
+    htrace_add(t, htrace_span("child", "n", NULL, SPAN_KIND_TOOL, 2, 30)); /* extends n to 30 */
+    htrace_add(t, htrace_span("grandchild", "child", NULL, SPAN_KIND_OTHER, 3, 4));
+    htrace_add(t, htrace_span("orphan", "never-arrived", NULL, SPAN_KIND_LLM, 0, 50));
+    htrace_add(t, htrace_span("loop1", "loop2", NULL, SPAN_KIND_OTHER, 0, 1));
+    htrace_add(t, htrace_span("loop2", "loop1", NULL, SPAN_KIND_OTHER, 0, 1));
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.node_count, 1);
-    ck_assert_int_eq(node(p, "n")->end_us, 30);
-    ck_assert_uint_eq(node(p, "n")->tool_call_count, 1);
+    ck_assert_int_eq(htrace_node(p, "n")->end_us, 30);
+    ck_assert_uint_eq(htrace_node(p, "n")->tool_call_count, 1);
     ck_assert_int_eq(p->summary.wall_us, 50); /* the orphan still counts for the run */
-    ck_assert(has_warning(p, "name a parent that is not in the trace"));
-    ck_assert(has_warning(p, "cycle(s) in parent_span_id"));
+    ck_assert(htrace_has_warning(p, "name a parent that is not in the trace"));
+    ck_assert(htrace_has_warning(p, "cycle(s) in parent_span_id"));
     profile_free(p);
     trace_free(t);
 }
@@ -591,7 +538,7 @@ START_TEST(single_span_and_empty) {
     profile_options_init(&o);
     ck_assert_ptr_null(profile_compute(t, NULL, &o, err, sizeof(err)));
     ck_assert_str_eq(err, "the trace has no valid span");
-    add(t, sp("only", NULL, NULL, SPAN_KIND_RUN, 5, 5));
+    htrace_add(t, htrace_span("only", NULL, NULL, SPAN_KIND_RUN, 5, 5));
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.node_count, 0);
     ck_assert_int_eq(p->summary.wall_us, 0);
@@ -608,12 +555,12 @@ START_TEST(strange_strings) {
     char *huge = malloc(100000);
     memset(huge, 'x', 99999);
     huge[99999] = '\0';
-    span_t s = sp("s\xff\xfe", NULL, "n\xc3", SPAN_KIND_NODE, 0, 1);
+    span_t s = htrace_span("s\xff\xfe", NULL, "n\xc3", SPAN_KIND_NODE, 0, 1);
     s.name = huge;
-    add(t, s);
+    htrace_add(t, s);
     profile_t *p = compute(t, NULL);
     ck_assert_str_eq(p->nodes[0].node_id, "n\xc3");
-    ck_assert(has_warning(p, "strings longer than 4096 bytes were cut"));
+    ck_assert(htrace_has_warning(p, "strings longer than 4096 bytes were cut"));
     ck_assert_uint_eq(strlen(trace_span(t, 0)->name), TRACE_MAX_STRING_BYTES);
     profile_free(p);
     trace_free(t);
@@ -650,7 +597,7 @@ START_TEST(node_ids_in_strcmp_order) {
     trace_t *t = trace_new();
     size_t distinct = 0;
     for (int i = 0; i < N; i++) {
-        span_t s = sp(shuffled[i], NULL, shuffled[i], SPAN_KIND_NODE, i, i + 1);
+        span_t s = htrace_span(shuffled[i], NULL, shuffled[i], SPAN_KIND_NODE, i, i + 1);
         char err[256];
         distinct += trace_add_span(t, &s, err, sizeof(err)) == TRACE_ADD_OK;
     }
@@ -672,15 +619,15 @@ START_TEST(repeated_names_shared) {
     static const char *const models[] = {"m-a", "m-b", "m-c", "m-d", "m-e", "m-f"};
     for (int cycle = 3; cycle <= 6; cycle += 3) {
         trace_t *t = trace_new();
-        add_node(t, "n", 0, 100, NULL, 0);
+        htrace_add_node(t, "n", 0, 100, NULL, 0);
         for (int i = 0; i < 60; i++) {
             char id[16], model[16];
             snprintf(id, sizeof(id), "l%d", i);
             snprintf(model, sizeof(model), "%s", models[i % cycle]); /* a fresh buffer each time */
-            span_t s = sp(id, "n", NULL, SPAN_KIND_LLM, i, i + 1);
+            span_t s = htrace_span(id, "n", NULL, SPAN_KIND_LLM, i, i + 1);
             s.model = model;
             s.input_tokens = 10 + i % cycle;
-            add(t, s);
+            htrace_add(t, s);
         }
         for (int i = 0; i < 60; i++)
             ck_assert_str_eq(trace_span(t, 1 + i)->model, models[i % cycle]);
@@ -754,33 +701,33 @@ END_TEST
 START_TEST(run_span_and_dag_id_chosen_in_any_order) {
     static const int orders[3][3] = {{0, 1, 2}, {2, 1, 0}, {1, 2, 0}};
     for (int o = 0; o < 3; o++) {
-        span_t runs[3] = {sp("r0", NULL, NULL, SPAN_KIND_RUN, 10, 50),
-                          sp("r2", NULL, NULL, SPAN_KIND_RUN, 5, 40),
-                          sp("r1", NULL, NULL, SPAN_KIND_RUN, 5, 30)};
+        span_t runs[3] = {htrace_span("r0", NULL, NULL, SPAN_KIND_RUN, 10, 50),
+                          htrace_span("r2", NULL, NULL, SPAN_KIND_RUN, 5, 40),
+                          htrace_span("r1", NULL, NULL, SPAN_KIND_RUN, 5, 30)};
         runs[0].dag_id = "dag-r0";
         runs[1].dag_id = "dag-r2";
         runs[2].dag_id = "dag-r1";
         trace_t *t = trace_new();
         for (int i = 0; i < 3; i++)
-            add(t, runs[orders[o][i]]);
-        add_node(t, "n", 6, 20, NULL, 0);
+            htrace_add(t, runs[orders[o][i]]);
+        htrace_add_node(t, "n", 6, 20, NULL, 0);
         profile_t *p = compute(t, NULL);
         ck_assert_str_eq(p->dag_id, "dag-r1");
         ck_assert_int_eq(p->summary.run_start_us, 5);
         ck_assert_int_eq(p->summary.wall_us, 25);
-        ck_assert(has_warning(p, "3 run spans; the earliest (r1) is the run"));
+        ck_assert(htrace_has_warning(p, "3 run spans; the earliest (r1) is the run"));
         profile_free(p);
         trace_free(t);
 
         /* no run span: the first span with a dag_id names the DAG */
-        span_t spans[3] = {sp("b", NULL, "n1", SPAN_KIND_NODE, 7, 9),
-                           sp("a", NULL, "n2", SPAN_KIND_NODE, 7, 30),
-                           sp("c", NULL, "n3", SPAN_KIND_NODE, 3, 8)};
+        span_t spans[3] = {htrace_span("b", NULL, "n1", SPAN_KIND_NODE, 7, 9),
+                           htrace_span("a", NULL, "n2", SPAN_KIND_NODE, 7, 30),
+                           htrace_span("c", NULL, "n3", SPAN_KIND_NODE, 3, 8)};
         spans[0].dag_id = "dag-b";
         spans[1].dag_id = "dag-a";
         t = trace_new();
         for (int i = 0; i < 3; i++)
-            add(t, spans[orders[o][i]]);
+            htrace_add(t, spans[orders[o][i]]);
         p = compute(t, NULL);
         ck_assert_str_eq(p->dag_id, "dag-a");
         ck_assert_int_eq(p->summary.run_start_us, 3);
@@ -797,16 +744,16 @@ END_TEST
 START_TEST(replay_with_inputs_before_the_run) {
     trace_t *t = trace_new();
     const char *on_a[] = {"a"};
-    add(t, sp("run", NULL, NULL, SPAN_KIND_RUN, 100000, 200000));
-    add_node(t, "a", 0, 50000, NULL, 0);
-    add_node(t, "b", 150000, 200000, on_a, 1);
+    htrace_add(t, htrace_span("run", NULL, NULL, SPAN_KIND_RUN, 100000, 200000));
+    htrace_add_node(t, "a", 0, 50000, NULL, 0);
+    htrace_add_node(t, "b", 150000, 200000, on_a, 1);
     profile_t *p = compute(t, NULL);
-    ck_assert_int_eq(node(p, "b")->queued_us, 100000);
+    ck_assert_int_eq(htrace_node(p, "b")->queued_us, 100000);
     const profile_bottleneck_t *b = bottleneck(p, BOTTLENECK_SCHEDULING_DELAY, "b");
     ck_assert_ptr_nonnull(b);
     ck_assert_int_eq(p->summary.run_start_us, 0);
     ck_assert_int_eq(p->summary.wall_us, 200000);
-    ck_assert(has_warning(p, "1 node(s) ran outside the run span, by up to 100.0 ms before its "
+    ck_assert(htrace_has_warning(p, "1 node(s) ran outside the run span, by up to 100.0 ms before its "
                              "start; the profile window covers them"));
     ck_assert_double_eq_tol(b->impact_pct, 50.0, 1e-9);
     ck_assert_msg(strstr(b->details, "finishes the run 100.0 ms sooner") != NULL, "%s", b->details);
@@ -823,14 +770,14 @@ START_TEST(large_chain) {
     for (int i = 0; i < N; i++) {
         snprintf(names[i], 16, "n%06d", i);
         const char *dep[1] = {i ? names[i - 1] : NULL};
-        add_node(t, names[i], (int64_t)i * 10, (int64_t)i * 10 + 9, dep, i ? 1 : 0);
+        htrace_add_node(t, names[i], (int64_t)i * 10, (int64_t)i * 10 + 9, dep, i ? 1 : 0);
     }
     profile_t *p = compute(t, NULL);
     ck_assert_int_eq(p->summary.node_count, N);
     ck_assert_int_eq(p->summary.ideal_wall_us, (int64_t)N * 9);
     ck_assert_int_eq(p->summary.wall_us, (int64_t)N * 10 - 1);
     ck_assert_uint_eq(p->critical_path_count, N);
-    ck_assert_int_eq(node(p, "n050000")->queued_us, 1);
+    ck_assert_int_eq(htrace_node(p, "n050000")->queued_us, 1);
     profile_free(p);
     trace_free(t);
     free(names);
@@ -844,11 +791,11 @@ END_TEST
 START_TEST(parallelize_saving) {
     trace_t *t = trace_new();
     const char *ab[] = {"a", "b"};
-    add_node(t, "a", 0, 1000000, NULL, 0);
-    add_node(t, "b", 1000000, 2000000, NULL, 0);
-    add_node(t, "c", 2000000, 3000000, ab, 2);
+    htrace_add_node(t, "a", 0, 1000000, NULL, 0);
+    htrace_add_node(t, "b", 1000000, 2000000, NULL, 0);
+    htrace_add_node(t, "c", 2000000, 3000000, ab, 2);
     profile_t *p = compute(t, NULL);
-    ck_assert_int_eq(node(p, "b")->queued_us, 1000000);
+    ck_assert_int_eq(htrace_node(p, "b")->queued_us, 1000000);
     const profile_recommendation_t *r = rec(p, RECOMMENDATION_PARALLELIZE);
     ck_assert_ptr_nonnull(r);
     ck_assert_int_eq(r->savings.time_us, 1000000);
@@ -865,10 +812,10 @@ END_TEST
 START_TEST(restructure_saving) {
     trace_t *t = trace_new();
     const char *a[] = {"a"}, *b[] = {"b"}, *c[] = {"c"};
-    add_node(t, "a", 0, 100, NULL, 0);
-    add_node(t, "b", 100, 300, a, 1);
-    add_node(t, "c", 300, 1300, b, 1);
-    add_node(t, "d", 1300, 1400, c, 1);
+    htrace_add_node(t, "a", 0, 100, NULL, 0);
+    htrace_add_node(t, "b", 100, 300, a, 1);
+    htrace_add_node(t, "c", 300, 1300, b, 1);
+    htrace_add_node(t, "d", 1300, 1400, c, 1);
     profile_t *p = compute(t, NULL);
     ck_assert_ptr_nonnull(bottleneck(p, BOTTLENECK_SEQUENTIAL_BOTTLENECK, "c"));
     const profile_recommendation_t *r = rec(p, RECOMMENDATION_RESTRUCTURE_DAG);
@@ -885,7 +832,7 @@ END_TEST
  * the node takes 300 instead of 600, and the run ends 300 ms sooner. */
 START_TEST(batch_saving) {
     trace_t *t = trace_new();
-    add_node(t, "n", 0, 600000, NULL, 0);
+    htrace_add_node(t, "n", 0, 600000, NULL, 0);
     int64_t at = 0, d[3] = {100000, 200000, 300000};
     for (int i = 0; i < 3; i++) {
         add_tool(t, "t", i, "n", at, at + d[i], "web_search");
@@ -903,7 +850,7 @@ START_TEST(batch_saving) {
     static const char *const calls[2][5] = {{"a", "a", "b", "a", "a"}, {"a", "a", "a", "b", NULL}};
     for (int c = 0; c < 2; c++) {
         t = trace_new();
-        add_node(t, "m", 0, 500000, NULL, 0);
+        htrace_add_node(t, "m", 0, 500000, NULL, 0);
         for (int i = 0; i < 5 && calls[c][i]; i++)
             add_tool(t, "m", i, "m", i * 100000, (i + 1) * 100000, calls[c][i]);
         p = compute(t, NULL);
@@ -928,16 +875,16 @@ END_TEST
  * to the median saves 56500 tokens. */
 START_TEST(reduce_context_median_of_rising_prompts) {
     trace_t *t = trace_new();
-    add_node(t, "n", 0, 20000, NULL, 0);
-    add_node(t, "m", 0, 20000, NULL, 0);
+    htrace_add_node(t, "n", 0, 20000, NULL, 0);
+    htrace_add_node(t, "m", 0, 20000, NULL, 0);
     for (int i = 0; i <= 10000; i++) {
         char id[16];
         snprintf(id, sizeof(id), "l%d", i);
-        span_t s = sp(id, i == 10000 ? "m" : "n", NULL, SPAN_KIND_LLM, i, i + 1);
+        span_t s = htrace_span(id, i == 10000 ? "m" : "n", NULL, SPAN_KIND_LLM, i, i + 1);
         s.model = "claude-sonnet-4-5";
         s.input_tokens = i == 10000 ? 60000 : 1000 + i % 5000;
         s.output_tokens = 600;
-        add(t, s);
+        htrace_add(t, s);
     }
     pricing_t *pricing = test_pricing();
     profile_t *p = compute(t, pricing);
@@ -954,17 +901,17 @@ END_TEST
 
 START_TEST(reduce_context_saving) {
     trace_t *t = trace_new();
-    add_node(t, "n", 0, 100, NULL, 0);
-    add_node(t, "m", 0, 100, NULL, 0);
+    htrace_add_node(t, "n", 0, 100, NULL, 0);
+    htrace_add_node(t, "m", 0, 100, NULL, 0);
     int64_t inputs[4] = {1000, 1000, 1000, 40000};
     for (int i = 0; i < 4; i++) {
         char id[8];
         snprintf(id, sizeof(id), "l%d", i);
-        span_t s = sp(strdup(id), i == 3 ? "m" : "n", NULL, SPAN_KIND_LLM, i, i + 1);
+        span_t s = htrace_span(strdup(id), i == 3 ? "m" : "n", NULL, SPAN_KIND_LLM, i, i + 1);
         s.model = "claude-sonnet-4-5";
         s.input_tokens = inputs[i];
         s.output_tokens = 600;
-        add(t, s);
+        htrace_add(t, s);
         free((void *)s.span_id);
     }
     pricing_t *pricing = test_pricing();

@@ -17,133 +17,45 @@
 
 #include "buf.h"
 #include "harness.h"
+#include "harness_stream.h"
 #include "profile_avro.h"
 #include "profile_json.h"
 #include "span_codec.h"
 
 #define DAGPROF DAGPROF_BINARY_DIR "/dagprof"
 
-static harness_redis_t *redis;
-static harness_kafka_t *kafka;
-static char *dir;
-static char env_bootstrap[512], env_redis[64];
+static stream_fixture_t fx;
 
 static void setup(void) {
-    char err[256];
-    redis = harness_redis_start(NULL, err, sizeof(err));
-    ck_assert_msg(redis != NULL, "redis: %s", err);
-    kafka = harness_kafka_start(DAGPROF_BINARY_DIR, 1, 4, err, sizeof(err));
-    ck_assert_msg(kafka != NULL, "kafka: %s", err);
-    dir = harness_tempdir("dagprof-stream");
-    ck_assert_ptr_nonnull(dir);
-    snprintf(env_bootstrap, sizeof(env_bootstrap), "DAGPROF_KAFKA_BOOTSTRAP_SERVERS=%s",
-             harness_kafka_bootstrap(kafka));
-    snprintf(env_redis, sizeof(env_redis), "DAGPROF_REDIS_PORT=%d", harness_redis_port(redis));
+    stream_fixture_start(&fx, DAGPROF_BINARY_DIR, NULL, 4, "dagprof-stream");
 }
 
 static void teardown(void) {
-    harness_kafka_free(kafka);
-    harness_redis_free(redis);
-    harness_rmtree(dir);
-    free(dir);
-}
-
-static const char *const *run_env(void) {
-    static const char *env[8];
-    env[0] = env_bootstrap;
-    env[1] = env_redis;
-    env[2] = "DAGPROF_GRACE_MS=100";
-    env[3] = "DAGPROF_DUE_POLL_MS=50";
-    env[4] = "DAGPROF_METRICS_PORT=0";
-    env[5] = "DAGPROF_KAFKA_SESSION_TIMEOUT_MS=6000";
-    env[6] = NULL;
-    return env;
-}
-
-static char *path_in(const char *name) {
-    char *p = NULL;
-    ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
-    return p;
-}
-
-
-
-static void wait_for_log(const char *path, const char *needle, int timeout_s) {
-    for (int i = 0; i < timeout_s * 10; i++) {
-        if (harness_file_count(path, needle))
-            return;
-        usleep(100000);
-    }
-    char *text = harness_slurp(path);
-    ck_abort_msg("%s never logged \"%s\"; log:\n%s", path, needle, text);
-}
-
-static void run_to_exit(const char *const argv[], const char *log, int expected_status) {
-    pid_t pid = harness_spawn(argv, run_env(), log);
-    ck_assert_int_gt(pid, 0);
-    int status = -1;
-    ck_assert_msg(harness_wait(pid, 120000, &status) == 0, "%s did not finish", argv[1]);
-    if (status != expected_status) {
-        char *text = harness_slurp(log);
-        ck_abort_msg("%s %s exited %d, expected %d; log:\n%s", argv[0], argv[1], status,
-                     expected_status, text);
-    }
-}
-
-static rd_kafka_t *test_consumer(const char *topic) {
-    char err[512], group[64];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    snprintf(group, sizeof(group), "test-%d-%ld", (int)getpid(), (long)random());
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(kafka), err, sizeof(err)), RD_KAFKA_CONF_OK);
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)), RD_KAFKA_CONF_OK);
-    ck_assert_int_eq(rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err)), RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    ck_assert_msg(rk != NULL, "%s", err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(t, topic, RD_KAFKA_PARTITION_UA);
-    ck_assert_int_eq(rd_kafka_subscribe(rk, t), 0);
-    rd_kafka_topic_partition_list_destroy(t);
-    return rk;
-}
-
-static void close_consumer(rd_kafka_t *rk) {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-}
-
-/* The profile without what legitimately differs between a stream revision
- * and the offline run: identity of the revision and the time of profiling. */
-static json_t *figures(json_t *profile) {
-    json_t *copy = json_deep_copy(profile);
-    json_object_del(copy, "profile_id");
-    json_object_del(copy, "revision");
-    json_object_del(copy, "profiled_at_us");
-    return copy;
+    stream_fixture_stop(&fx, false);
 }
 
 START_TEST(two_instances_match_offline) {
     enum { RUNS = 300 };
-    char *log1 = path_in("run1.log"), *log2 = path_in("run2.log"), *spans = path_in("spans.jsonl"),
-         *offline = path_in("offline.jsonl"), *loadlog = path_in("loadgen.log");
+    char *log1 = stream_path_in(&fx, "run1.log"), *log2 = stream_path_in(&fx, "run2.log"), *spans = stream_path_in(&fx, "spans.jsonl"),
+         *offline = stream_path_in(&fx, "offline.jsonl"), *loadlog = stream_path_in(&fx, "loadgen.log");
     const char *run_argv[] = {DAGPROF, "run", NULL};
-    pid_t run1 = harness_spawn(run_argv, run_env(), log1);
-    pid_t run2 = harness_spawn(run_argv, run_env(), log2);
+    pid_t run1 = harness_spawn(run_argv, stream_run_env(&fx, NULL), log1);
+    pid_t run2 = harness_spawn(run_argv, stream_run_env(&fx, NULL), log2);
     ck_assert_int_gt(run1, 0);
     ck_assert_int_gt(run2, 0);
     /* both in the group, two partitions each */
     /* owned=: with cooperative rebalancing the first to join may get all 4
      * and give 2 away, never being assigned 2 at once */
-    wait_for_log(log1, "owned=2 strategy", 60);
-    wait_for_log(log2, "owned=2 strategy", 60);
+    stream_wait_for_log(log1, "owned=2 strategy", 60);
+    stream_wait_for_log(log2, "owned=2 strategy", 60);
 
     /* paced, so that late spans arrive after their run's grace period */
     const char *gen_kafka[] = {DAGPROF, "loadgen", "--loadgen.runs", "300", "--loadgen.seed", "7",
                                "--loadgen.late.fraction", "0.05", "--loadgen.rate", "1500", NULL};
-    run_to_exit(gen_kafka, loadlog, 0);
+    stream_run_to_exit(&fx, gen_kafka, loadlog, 0);
     const char *gen_file[] = {DAGPROF, "loadgen", "--loadgen.runs", "300", "--loadgen.seed", "7",
                               "--loadgen.late.fraction", "0.05", "--loadgen.output", spans, NULL};
-    run_to_exit(gen_file, loadlog, 0);
+    stream_run_to_exit(&fx, gen_file, loadlog, 0);
 
     /* the offline profiles, one JSON object per line, by trace_id */
     char *cmd = NULL;
@@ -160,7 +72,7 @@ START_TEST(two_instances_match_offline) {
         json_error_t e;
         json_t *p = json_loads(line, 0, &e);
         ck_assert_msg(p != NULL, "offline output: %s", e.text);
-        json_object_set_new(expected, json_string_value(json_object_get(p, "trace_id")), figures(p));
+        json_object_set_new(expected, json_string_value(json_object_get(p, "trace_id")), stream_profile_figures(p));
         json_decref(p);
     }
     free(line);
@@ -171,29 +83,18 @@ START_TEST(two_instances_match_offline) {
     char err[512];
     profile_avro_t *avro = profile_avro_new(err, sizeof(err));
     ck_assert_ptr_nonnull(avro);
-    rd_kafka_t *rk = test_consumer("dag-profiles");
+    rd_kafka_t *rk = stream_test_consumer(&fx, "dag-profiles");
     json_t *latest = json_object();    /* trace_id -> figures of the highest revision */
     json_t *revisions = json_object(); /* trace_id -> array of revisions seen */
     json_t *ids = json_object();       /* profile_id -> true */
     size_t matched = 0, messages = 0, duplicates = 0;
     time_t deadline = time(NULL) + 180;
     while (matched < RUNS && time(NULL) < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
-        if (!m)
-            continue;
-        if (m->err) {
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        messages++;
         profile_t *p = NULL;
-        ck_assert_msg(profile_avro_decode(avro, m->payload, m->len, &p, err, sizeof(err)) == 0, "%s", err);
-        buf_t b = BUF_INIT;
-        ck_assert_int_eq(profile_json_write(p, &b), 0);
-        json_error_t e;
-        json_t *got = json_loads(b.data, 0, &e);
-        ck_assert_ptr_nonnull(got);
-        buf_free(&b);
+        json_t *got = stream_poll_profile(rk, avro, 500, &p);
+        if (!got)
+            continue;
+        messages++;
         if (json_object_get(ids, p->profile_id))
             duplicates++;
         json_object_set_new(ids, p->profile_id, json_true());
@@ -207,15 +108,14 @@ START_TEST(two_instances_match_offline) {
         json_t *want = json_object_get(expected, p->trace_id);
         ck_assert_msg(want != NULL, "profile of an unknown trace %s", p->trace_id);
         int prev_matched = prev && json_equal(prev, want);
-        json_t *fig = figures(got);
+        json_t *fig = stream_profile_figures(got);
         json_object_set_new(latest, p->trace_id, fig);
         int now_matched = json_equal(fig, want);
         matched += (size_t)(now_matched - prev_matched);
         json_decref(got);
         profile_free(p);
-        rd_kafka_message_destroy(m);
     }
-    close_consumer(rk);
+    stream_close_consumer(rk);
     if (matched < RUNS) {
         const char *key;
         json_t *want;
@@ -289,15 +189,15 @@ static span_t test_span(const char *trace, const char *id, span_kind_t kind, int
 /* Malformed events go to the dead-letter topic with the reason; the good spans
  * around them are still profiled, and nothing is lost. */
 START_TEST(bad_input_dead_lettered) {
-    char *log = path_in("run.log");
+    char *log = stream_path_in(&fx, "run.log");
     const char *run_argv[] = {DAGPROF, "run", "--input.schema.id", "42", NULL};
-    pid_t run = harness_spawn(run_argv, run_env(), log);
+    pid_t run = harness_spawn(run_argv, stream_run_env(&fx, NULL), log);
     ck_assert_int_gt(run, 0);
-    wait_for_log(log, "partitions_assigned", 60);
+    stream_wait_for_log(log, "partitions_assigned", 60);
 
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(kafka), err, sizeof(err));
+    rd_kafka_conf_set(conf, "bootstrap.servers", harness_kafka_bootstrap(fx.kafka), err, sizeof(err));
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     ck_assert_ptr_nonnull(prod);
     span_codec_t *codec = span_codec_new(err, sizeof(err));
@@ -332,7 +232,7 @@ START_TEST(bad_input_dead_lettered) {
     ck_assert_int_eq(rd_kafka_flush(prod, 30000), 0);
 
     /* four dead letters, each with its reason */
-    rd_kafka_t *dl = test_consumer("dag-deadletter");
+    rd_kafka_t *dl = stream_test_consumer(&fx, "dag-deadletter");
     int dead = 0, seen_kinds = 0;
     time_t deadline = time(NULL) + 60;
     while (dead < 4 && time(NULL) < deadline) {
@@ -359,13 +259,13 @@ START_TEST(bad_input_dead_lettered) {
         }
         rd_kafka_message_destroy(m);
     }
-    close_consumer(dl);
+    stream_close_consumer(dl);
     ck_assert_int_eq(dead, 4);
     ck_assert_int_eq(seen_kinds, 15);
 
     /* the good spans are profiled: one node, complete */
     profile_avro_t *avro = profile_avro_new(err, sizeof(err));
-    rd_kafka_t *rk = test_consumer("dag-profiles");
+    rd_kafka_t *rk = stream_test_consumer(&fx, "dag-profiles");
     profile_t *p = NULL;
     deadline = time(NULL) + 60;
     while (!p && time(NULL) < deadline) {
@@ -375,7 +275,7 @@ START_TEST(bad_input_dead_lettered) {
         if (m)
             rd_kafka_message_destroy(m);
     }
-    close_consumer(rk);
+    stream_close_consumer(rk);
     ck_assert_ptr_nonnull(p);
     ck_assert_str_eq(p->trace_id, "tr-good");
     ck_assert(p->complete);
@@ -399,10 +299,10 @@ END_TEST
 
 /* Fail fast: no Redis, no broker -> a clear message and a non-zero exit. */
 START_TEST(fail_fast_without_servers) {
-    char *log = path_in("nofail.log");
+    char *log = stream_path_in(&fx, "nofail.log");
     char port_env[64], bs_env[128];
     snprintf(port_env, sizeof(port_env), "DAGPROF_REDIS_PORT=%d", harness_free_port());
-    const char *env[] = {env_bootstrap, port_env, "DAGPROF_METRICS_PORT=0", NULL};
+    const char *env[] = {fx.env_bootstrap, port_env, "DAGPROF_METRICS_PORT=0", NULL};
     const char *argv[] = {DAGPROF, "run", NULL};
     pid_t pid = harness_spawn(argv, env, log);
     int status = -1;
@@ -411,15 +311,15 @@ START_TEST(fail_fast_without_servers) {
     ck_assert(harness_file_count(log, "cannot connect"));
 
     snprintf(bs_env, sizeof(bs_env), "DAGPROF_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:%d", harness_free_port());
-    const char *env2[] = {bs_env, env_redis, "DAGPROF_METRICS_PORT=0", NULL};
-    char *log2 = path_in("nokafka.log");
+    const char *env2[] = {bs_env, fx.env_redis, "DAGPROF_METRICS_PORT=0", NULL};
+    char *log2 = stream_path_in(&fx, "nokafka.log");
     pid = harness_spawn(argv, env2, log2);
     ck_assert_int_eq(harness_wait(pid, 60000, &status), 0);
     ck_assert_int_eq(status, 1);
     ck_assert(harness_file_count(log2, "cannot reach the brokers"));
 
     const char *env3[] = {"DAGPROF_REDIS_PORT=70000", NULL};
-    char *log3 = path_in("badconfig.log");
+    char *log3 = stream_path_in(&fx, "badconfig.log");
     pid = harness_spawn(argv, env3, log3);
     ck_assert_int_eq(harness_wait(pid, 60000, &status), 0);
     ck_assert_int_eq(status, 2);

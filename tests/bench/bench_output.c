@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "fleet.h"
+#include "harness_bench.h"
 #include "output_format.h"
 #include "pricing_file.h"
 #include "profile.h"
@@ -60,32 +61,16 @@ static double cpu_s(void) {
 static size_t build_profiles(size_t runs, profile_t ***out) {
     char err[256];
     pricing_t *pricing = pricing_file_default(err, sizeof(err));
-    fleet_options_t fo;
-    fleet_options_init(&fo);
-    fo.runs = runs;
-    fo.late_fraction = 0;
-    fleet_t *fleet = fleet_new(&fo, err, sizeof(err));
-    trace_t **traces = calloc(runs, sizeof(*traces));
-    char **ids = calloc(runs, sizeof(*ids));
-    profile_t **profiles = calloc(runs, sizeof(*profiles));
-    if (!pricing || !fleet || !traces || !ids || !profiles) {
+    if (!pricing) {
         fprintf(stderr, "setup: %s\n", err);
         exit(1);
     }
-    size_t count = 0;
-    span_t s;
-    while (fleet_next(fleet, &s) == 1) {
-        size_t i = count;
-        while (i > 0 && strcmp(ids[i - 1], s.trace_id) != 0)
-            i--;
-        if (i == 0) {
-            if (count == runs)
-                continue;
-            ids[count] = strdup(s.trace_id);
-            traces[count++] = trace_new();
-            i = count;
-        }
-        trace_add_span(traces[i - 1], &s, err, sizeof(err));
+    trace_t **traces;
+    size_t count = bench_fleet_traces(runs, &traces);
+    profile_t **profiles = calloc(runs, sizeof(*profiles));
+    if (!profiles) {
+        fprintf(stderr, "setup: out of memory\n");
+        exit(1);
     }
     profile_options_t po;
     profile_options_init(&po);
@@ -98,11 +83,8 @@ static size_t build_profiles(size_t runs, profile_t ***out) {
             exit(1);
         }
         trace_free(traces[i]);
-        free(ids[i]);
     }
     free(traces);
-    free(ids);
-    fleet_free(fleet);
     pricing_free(pricing);
     *out = profiles;
     return count;
