@@ -142,7 +142,7 @@ static const option_def_t options[] = {
 
     ENUM(G_OUTPUT, "output.format", "avro", "avro|confluent|json",
          "profile and recommendation records: bare Avro, Schema Registry framing, or JSON"),
-    ENUM(G_OUTPUT, "output.compression", "gzip", "none|gzip|snappy|lz4|zstd",
+    ENUM(G_OUTPUT, "output.compression", "none", "none|gzip|snappy|lz4|zstd",
          "compression of the records dagprof run writes (outputs, dead letters)"),
     INT(G_OUTPUT, "output.schema.id.profile", "-1", -1, 2147483647,
         "confluent: schema id of Profile records; -1 = from the registry"),

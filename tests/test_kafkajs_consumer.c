@@ -306,7 +306,7 @@ static void run_case(const char *name, const char *format, const char *const env
     free(shell);
 }
 
-/* The defaults: bare Avro, gzip. */
+/* The defaults: bare Avro, uncompressed. */
 START_TEST(test_defaults) {
     const char *env[] = {NULL};
     run_case("default", "avro", env, 0);

@@ -14,8 +14,8 @@
 // The header `dagprof.format` says which; without it (older dagprof) the
 // first byte does: '{' is JSON, 0 followed by a known schema id Confluent.
 //
-// Compression: kafkajs reads gzip (dagprof's default output.compression) and
-// none by itself; snappy, lz4 and zstd need a codec package registered with
+// Compression: kafkajs reads none (dagprof's default output.compression) and
+// gzip by itself; snappy, lz4 and zstd need a codec package registered with
 // kafkajs's CompressionCodecs (kafkajs-snappy, kafkajs-lz4, @kafkajs/zstd).
 //
 //   node consumer.js --brokers 127.0.0.1:9092 [--registry http://127.0.0.1:8081]
