@@ -116,9 +116,7 @@ static int output_format_encode(output_format_t *f, const profile_t *profile, in
                  : profile_avro_encode_recommendation(f->avro, profile, index, out, errstr,
                                                       errstr_size);
     if (rc != 0) {
-        out->len = start_len;
-        if (out->data)
-            out->data[start_len] = '\0';
+        buf_truncate(out, start_len);
     }
     return rc;
 }

@@ -290,9 +290,7 @@ int profile_json_write(const profile_t *profile, buf_t *out) {
     put(&w, "}");
 
     if (w.failed) {
-        out->len = start_len;
-        if (out->data)
-            out->data[start_len] = '\0';
+        buf_truncate(out, start_len);
         return -1;
     }
     return 0;
@@ -765,9 +763,7 @@ int profile_json_write_recommendation(const profile_t *profile, size_t index, bu
     put_recommendation_fields(&w, &profile->recommendations[index]);
     put(&w, "}");
     if (w.failed) {
-        out->len = start_len;
-        if (out->data)
-            out->data[start_len] = '\0';
+        buf_truncate(out, start_len);
         return -1;
     }
     return 0;

@@ -1082,9 +1082,7 @@ int report_write_text(const profile_t *profile, const report_options_t *options,
     return 0;
 
 fail:
-    out->len = start_len;
-    if (out->data)
-        out->data[start_len] = '\0';
+    buf_truncate(out, start_len);
     free(r.by_start);
     free(r.rows);
     buf_free(&r.scratch);

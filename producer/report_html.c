@@ -138,9 +138,7 @@ int report_html_escape(buf_t *out, const char *text, size_t max_bytes) {
     }
     return 0;
 fail:
-    out->len = start_len;
-    if (out->data)
-        out->data[start_len] = '\0';
+    buf_truncate(out, start_len);
     return -1;
 }
 
@@ -167,9 +165,7 @@ int report_html_label(buf_t *out, const char *text, int max_columns) {
         goto fail;
     return 0;
 fail:
-    out->len = start_len;
-    if (out->data)
-        out->data[start_len] = '\0';
+    buf_truncate(out, start_len);
     return -1;
 }
 
@@ -932,9 +928,7 @@ int report_write_html(const profile_t *profile, const report_html_options_t *opt
     free(h.attempt_span);
     return 0;
 fail:
-    out->len = start_len;
-    if (out->data)
-        out->data[start_len] = '\0';
+    buf_truncate(out, start_len);
     free(by_start);
     free(h.order);
     free(h.shown);

@@ -17,9 +17,13 @@ void buf_free(buf_t *buf) {
 }
 
 void buf_reset(buf_t *buf) {
-    buf->len = 0;
+    buf_truncate(buf, 0);
+}
+
+void buf_truncate(buf_t *buf, size_t len) {
+    buf->len = len;
     if (buf->data)
-        buf->data[0] = '\0';
+        buf->data[len] = '\0';
 }
 
 int buf_reserve(buf_t *buf, size_t extra) {

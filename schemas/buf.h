@@ -20,6 +20,9 @@ typedef struct buf {
 void buf_init(buf_t *buf);
 void buf_free(buf_t *buf); /* releases the memory; the buffer is empty and reusable */
 void buf_reset(buf_t *buf); /* empties the buffer, keeps the memory */
+/* Cuts the buffer back to `len` (<= its length): how an encoder that failed
+ * half-way leaves the buffer as it found it. */
+void buf_truncate(buf_t *buf, size_t len);
 int buf_reserve(buf_t *buf, size_t extra);
 int buf_append(buf_t *buf, const void *data, size_t len);
 int buf_puts(buf_t *buf, const char *text);

@@ -189,9 +189,7 @@ int schema_canonical_form(const char *schema_json, buf_t *out, char *errstr, siz
     if (rc != 0 || c.failed) {
         if (!errstr[0] || rc == 0)
             snprintf(errstr, errstr_size, "out of memory");
-        out->len = start_len;
-        if (out->data)
-            out->data[start_len] = '\0';
+        buf_truncate(out, start_len);
         return -1;
     }
     return 0;
