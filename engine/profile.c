@@ -1295,7 +1295,8 @@ profile_t *profile_compute(const trace_t *trace, const pricing_t *pricing,
         nd->blocked_us = ready - run_start;
         nd->queued_us = nd->start_us - ready;
         dag.lag_us[k] = nd->start_us - ready;
-        sum->work_us += nd->exec_us;
+        /* saturate: spans may carry any int64 times, and a sum must not wrap */
+        sum->work_us = nd->exec_us > INT64_MAX - sum->work_us ? INT64_MAX : sum->work_us + nd->exec_us;
         if (k == 0 || nd->end_us - run_start > latest_end)
             latest_end = nd->end_us - run_start;
     }

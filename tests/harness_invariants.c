@@ -348,7 +348,8 @@ int invariants_check_json(const char *json, size_t len, int64_t clock_skew_us, c
             goto done;
         int64_t sum = 0, max_exec = 0, min_slack = INT64_MAX;
         for (size_t k = 0; k < nn; k++) {
-            sum += nodes[k].exec_us;
+            /* the engine saturates work_us at INT64_MAX rather than wrap */
+            sum = nodes[k].exec_us > INT64_MAX - sum ? INT64_MAX : sum + nodes[k].exec_us;
             if (nodes[k].exec_us > max_exec)
                 max_exec = nodes[k].exec_us;
             if (nodes[k].slack_us < min_slack)
