@@ -540,23 +540,6 @@ static otlp_attr_t *attr_push(otlp_decoder_t *d, attr_list_t *list) {
     return a;
 }
 
-static bool utf8_valid(const char *text, size_t len) {
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < len) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t bad;
-        size_t n = utf8_sequence(s + i, len - i, &bad);
-        if (n == 0)
-            return false;
-        i += n;
-    }
-    return true;
-}
-
 static void hex_encode(const uint8_t *bytes, size_t len, char *out) {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {

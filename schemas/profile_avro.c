@@ -4,6 +4,7 @@
  * enums are set by symbol name: the schemas below, not the order of the C
  * enums, decide the wire format. */
 #include "profile_avro.h"
+#include "utf8.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -551,6 +552,23 @@ static int get_bool(avro_decoder_t *d, avro_value_t *record, const char *name, b
     return 0;
 }
 
+/* Avro strings are UTF-8 (Avro 1.11, "Primitive Types"), and the profile
+ * keeps C strings: a string with ill-formed bytes or a NUL in it is refused,
+ * since either would change on the way out (replaced, or cut at the NUL) and
+ * two distinct names could come out as one. `len` excludes the terminator. */
+static int text_fail(avro_decoder_t *d, const char *name, const char *text, size_t len) {
+    const char *problem = NULL;
+    if (memchr(text, '\0', len))
+        problem = "has a NUL byte";
+    else if (!utf8_valid(text, len))
+        problem = "is not UTF-8";
+    if (!problem)
+        return 0;
+    snprintf(d->codec.errstr, d->codec.errstr_size, "profile_avro: %s: a string %s", name,
+             problem);
+    return -1;
+}
+
 /* Copy a string value into the profile. */
 static int copy_string_value(avro_decoder_t *d, avro_value_t *value, const char *name,
                              const char **out) {
@@ -558,6 +576,8 @@ static int copy_string_value(avro_decoder_t *d, avro_value_t *value, const char 
     size_t size = 0;
     if (avro_value_get_string(value, &text, &size) != 0)
         return codec_fail(&d->codec, name);
+    if (text && text_fail(d, name, text, size ? size - 1 : 0) != 0)
+        return -1;
     *out = profile_strdup(d->profile, text ? text : "");
     return *out ? 0 : decode_oom(d);
 }
@@ -709,6 +729,8 @@ static int get_by_model(avro_decoder_t *d, avro_value_t *root) {
         const char *model = NULL;
         if (avro_value_get_by_index(&map, i, &usage_value, &model) != 0)
             return codec_fail(&d->codec, "by_model");
+        if (model && text_fail(d, "by_model", model, strlen(model)) != 0)
+            return -1;
         usage->model = profile_strdup(p, model ? model : "");
         if (!usage->model)
             return decode_oom(d);

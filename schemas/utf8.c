@@ -37,6 +37,23 @@ size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *bad_len) {
     return need;
 }
 
+bool utf8_valid(const char *text, size_t len) {
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t bad;
+        size_t n = utf8_sequence(s + i, len - i, &bad);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 uint32_t utf8_decode(const unsigned char *s, size_t len) {
     switch (len) {
     case 1:

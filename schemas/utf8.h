@@ -7,6 +7,7 @@
 #ifndef DAGPROF_UTF8_H
 #define DAGPROF_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,9 @@
  * at most `avail` bytes; 0 when ill-formed, with *bad_len set to the length of
  * the maximal ill-formed subpart that one U+FFFD replaces. */
 size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *bad_len);
+
+/* True when the `len` bytes at `text` are well-formed UTF-8 throughout. */
+bool utf8_valid(const char *text, size_t len);
 
 /* The code point of a well-formed sequence of `len` bytes. */
 uint32_t utf8_decode(const unsigned char *s, size_t len);

@@ -299,6 +299,59 @@ START_TEST(test_decode_errors) {
 }
 END_TEST
 
+/* Avro strings are UTF-8 and the profile keeps C strings: a record whose
+ * string has ill-formed bytes or a NUL, as a field or as a by_model key, is
+ * refused with the field's name. Before, two such model names could come out
+ * of the JSON writer as the same key (found by fuzz_profile_avro). */
+START_TEST(test_decode_refuses_bad_text) {
+    static const struct {
+        const char *needle; /* bytes of the encoding to patch */
+        size_t at;          /* offset within them */
+        char byte;          /* the byte put there */
+        const char *err;
+    } cases[] = {
+        {"research-agent", 3, '\xff', "profile_avro: dag_id: a string is not UTF-8"},
+        {"research-agent", 8, '\0', "profile_avro: dag_id: a string has a NUL byte"},
+        {"mystery-model-x", 0, '\xc0', "profile_avro: unpriced_models: a string is not UTF-8"},
+    };
+    profile_avro_t *avro = new_avro();
+    profile_t *p = small_profile();
+    buf_t bytes = BUF_INIT;
+    encode(avro, p, &bytes);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[256] = "";
+        profile_t *back = NULL;
+        char *copy = malloc(bytes.len);
+        ck_assert_ptr_nonnull(copy);
+        memcpy(copy, bytes.data, bytes.len);
+        char *hit = memmem(copy, bytes.len, cases[i].needle, strlen(cases[i].needle));
+        ck_assert_msg(hit != NULL, "%s is not in the encoding", cases[i].needle);
+        hit[cases[i].at] = cases[i].byte;
+        ck_assert_int_eq(profile_avro_decode(avro, copy, bytes.len, &back, err, sizeof(err)), -1);
+        ck_assert_ptr_null(back);
+        ck_assert_str_eq(err, cases[i].err);
+        free(copy);
+    }
+    /* A by_model key: the model names of the small profile are map keys. */
+    ck_assert_uint_gt(p->model_count, 0);
+    char *copy = malloc(bytes.len);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, bytes.data, bytes.len);
+    const char *model = p->by_model[0].model;
+    char *hit = memmem(copy, bytes.len, model, strlen(model));
+    ck_assert_ptr_nonnull(hit);
+    hit[1] = '\xfe';
+    char err[256] = "";
+    profile_t *back = NULL;
+    ck_assert_int_eq(profile_avro_decode(avro, copy, bytes.len, &back, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "profile_avro: by_model: a string is not UTF-8");
+    free(copy);
+    buf_free(&bytes);
+    profile_free(p);
+    profile_avro_free(avro);
+}
+END_TEST
+
 /* Garbled messages never crash the decoder: every byte of a real record,
  * replaced in turn by a few bad values, gives a profile or an error. */
 START_TEST(test_garbled_bytes) {
@@ -437,6 +490,7 @@ static Suite *profile_avro_suite(void) {
     tcase_add_test(tc, test_bare_record_starting_with_zero);
     tcase_add_test(tc, test_encode_errors_leave_buffer);
     tcase_add_test(tc, test_decode_errors);
+    tcase_add_test(tc, test_decode_refuses_bad_text);
     tcase_add_test(tc, test_garbled_bytes);
     tcase_add_test(tc, test_python_reads_profile);
     tcase_add_test(tc, test_python_reads_recommendations);
