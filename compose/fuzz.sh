@@ -6,6 +6,9 @@
 # kept in build-fuzz/artifacts/<target>/; the script prints their paths and the
 # command that reproduces each, and exits 1 when any target found one.
 # Usage: compose/fuzz.sh [SECONDS]      (default 30, from anywhere in the checkout)
+# DAGPROF_FUZZ_SEED=N fixes libFuzzer's random seed, so a run can be repeated
+# (the test command fixes it: a CI verdict should not depend on luck; longer
+# campaigns with fresh seeds are how new inputs are found).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,11 +72,15 @@ for target in "${targets[@]}"; do
   if [[ $target == fuzz_span_json || $target == fuzz_profile ]]; then
     dict=(-dict="$json_dict")
   fi
+  seed=()
+  if [[ -n ${DAGPROF_FUZZ_SEED:-} ]]; then
+    seed=(-seed="$DAGPROF_FUZZ_SEED")
+  fi
   rc=0
   timeout -k 10 "$hard_limit" "$build/fuzz/$target" \
     -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
     -timeout="$per_input_timeout" -artifact_prefix="$artifacts/" -print_final_stats=1 \
-    "${dict[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+    "${dict[@]}" "${seed[@]}" "$corpus" >"$log" 2>&1 || rc=$?
 
   grown=$(find "$corpus" -type f | wc -l)
   grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | sed 's/^/   /' || true
