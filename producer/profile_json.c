@@ -534,30 +534,45 @@ static int read_by_model(json_reader_t *r, json_t *root) {
     return 0;
 }
 
-static int read_tool_calls(json_reader_t *r, json_t *node_json, profile_node_t *node) {
-    json_t *array;
-    void *memory;
+/* An array of objects: `count` items of `item_size` bytes, each filled by
+ * `read_item`, which sees the JSON item (not yet checked to be an object). */
+typedef int (*read_item_fn)(json_reader_t *r, json_t *item, void *out);
 
-    if (read_array(r, node_json, "nodes[]", "tool_calls", &array) != 0)
+static int read_items(json_reader_t *r, json_t *object, const char *where, const char *key,
+                      size_t item_size, read_item_fn read_item, void **items, size_t *count) {
+    json_t *array;
+    if (read_array(r, object, where, key, &array) != 0)
         return -1;
-    node->tool_call_count = json_array_size(array);
-    if (alloc_items(r, node->tool_call_count, sizeof(profile_tool_call_t), &memory) != 0)
+    *count = json_array_size(array);
+    if (alloc_items(r, *count, item_size, items) != 0)
         return -1;
-    node->tool_calls = memory;
-    for (size_t i = 0; i < node->tool_call_count; i++) {
-        json_t *call_json = json_array_get(array, i);
-        profile_tool_call_t *call = &node->tool_calls[i];
-        if (!json_is_object(call_json))
-            return read_fail(r, "nodes[]", "tool_calls", "has an item that is not an object");
-        if (read_string(r, call_json, "tool_calls[]", "tool", &call->tool) != 0 ||
-            read_int(r, call_json, "tool_calls[]", "duration_us", &call->duration_us) != 0 ||
-            read_bool(r, call_json, "tool_calls[]", "ok", &call->ok) != 0)
+    for (size_t i = 0; i < *count; i++)
+        if (read_item(r, json_array_get(array, i), (char *)*items + i * item_size) != 0)
             return -1;
-    }
     return 0;
 }
 
-static int read_node(json_reader_t *r, json_t *o, profile_node_t *node) {
+static int read_tool_call(json_reader_t *r, json_t *call_json, void *out) {
+    profile_tool_call_t *call = out;
+    if (!json_is_object(call_json))
+        return read_fail(r, "nodes[]", "tool_calls", "has an item that is not an object");
+    if (read_string(r, call_json, "tool_calls[]", "tool", &call->tool) != 0 ||
+        read_int(r, call_json, "tool_calls[]", "duration_us", &call->duration_us) != 0 ||
+        read_bool(r, call_json, "tool_calls[]", "ok", &call->ok) != 0)
+        return -1;
+    return 0;
+}
+
+static int read_tool_calls(json_reader_t *r, json_t *node_json, profile_node_t *node) {
+    void *calls = NULL;
+    int rc = read_items(r, node_json, "nodes[]", "tool_calls", sizeof(profile_tool_call_t),
+                        read_tool_call, &calls, &node->tool_call_count);
+    node->tool_calls = calls;
+    return rc;
+}
+
+static int read_node(json_reader_t *r, json_t *o, void *out) {
+    profile_node_t *node = out;
     static const char where[] = "nodes[]";
     const char *name;
 
@@ -588,24 +603,8 @@ static int read_node(json_reader_t *r, json_t *o, profile_node_t *node) {
     return 0;
 }
 
-static int read_nodes(json_reader_t *r, json_t *root) {
-    profile_t *p = r->profile;
-    json_t *array;
-    void *memory;
-
-    if (read_array(r, root, "", "nodes", &array) != 0)
-        return -1;
-    p->node_count = json_array_size(array);
-    if (alloc_items(r, p->node_count, sizeof(profile_node_t), &memory) != 0)
-        return -1;
-    p->nodes = memory;
-    for (size_t i = 0; i < p->node_count; i++)
-        if (read_node(r, json_array_get(array, i), &p->nodes[i]) != 0)
-            return -1;
-    return 0;
-}
-
-static int read_bottleneck(json_reader_t *r, json_t *o, profile_bottleneck_t *bottleneck) {
+static int read_bottleneck(json_reader_t *r, json_t *o, void *out) {
+    profile_bottleneck_t *bottleneck = out;
     static const char where[] = "bottlenecks[]";
     const char *name;
 
@@ -627,24 +626,8 @@ static int read_bottleneck(json_reader_t *r, json_t *o, profile_bottleneck_t *bo
     return 0;
 }
 
-static int read_bottlenecks(json_reader_t *r, json_t *root) {
-    profile_t *p = r->profile;
-    json_t *array;
-    void *memory;
-
-    if (read_array(r, root, "", "bottlenecks", &array) != 0)
-        return -1;
-    p->bottleneck_count = json_array_size(array);
-    if (alloc_items(r, p->bottleneck_count, sizeof(profile_bottleneck_t), &memory) != 0)
-        return -1;
-    p->bottlenecks = memory;
-    for (size_t i = 0; i < p->bottleneck_count; i++)
-        if (read_bottleneck(r, json_array_get(array, i), &p->bottlenecks[i]) != 0)
-            return -1;
-    return 0;
-}
-
-static int read_recommendation(json_reader_t *r, json_t *o, profile_recommendation_t *rec) {
+static int read_recommendation(json_reader_t *r, json_t *o, void *out) {
+    profile_recommendation_t *rec = out;
     static const char where[] = "recommendations[]";
     const char *name;
     json_t *savings;
@@ -670,25 +653,10 @@ static int read_recommendation(json_reader_t *r, json_t *o, profile_recommendati
     return 0;
 }
 
-static int read_recommendations(json_reader_t *r, json_t *root) {
-    profile_t *p = r->profile;
-    json_t *array;
-    void *memory;
-
-    if (read_array(r, root, "", "recommendations", &array) != 0)
-        return -1;
-    p->recommendation_count = json_array_size(array);
-    if (alloc_items(r, p->recommendation_count, sizeof(profile_recommendation_t), &memory) != 0)
-        return -1;
-    p->recommendations = memory;
-    for (size_t i = 0; i < p->recommendation_count; i++)
-        if (read_recommendation(r, json_array_get(array, i), &p->recommendations[i]) != 0)
-            return -1;
-    return 0;
-}
-
 static int read_profile(json_reader_t *r, json_t *root) {
     profile_t *p = r->profile;
+    void *nodes = NULL, *bottlenecks = NULL, *recommendations = NULL;
+    int rc = -1;
 
     if (read_string(r, root, "", "profile_id", &p->profile_id) != 0 ||
         read_string(r, root, "", "trace_id", &p->trace_id) != 0 ||
@@ -697,13 +665,23 @@ static int read_profile(json_reader_t *r, json_t *root) {
         read_bool(r, root, "", "complete", &p->complete) != 0 ||
         read_int(r, root, "", "profiled_at_us", &p->profiled_at_us) != 0 ||
         read_summary(r, root) != 0 || read_by_model(r, root) != 0 ||
-        read_nodes(r, root) != 0 ||
+        read_items(r, root, "", "nodes", sizeof(profile_node_t), read_node, &nodes,
+                   &p->node_count) != 0 ||
         read_string_array(r, root, "", "critical_path", &p->critical_path,
                           &p->critical_path_count) != 0 ||
-        read_bottlenecks(r, root) != 0 || read_recommendations(r, root) != 0 ||
+        read_items(r, root, "", "bottlenecks", sizeof(profile_bottleneck_t), read_bottleneck,
+                   &bottlenecks, &p->bottleneck_count) != 0 ||
+        read_items(r, root, "", "recommendations", sizeof(profile_recommendation_t),
+                   read_recommendation, &recommendations, &p->recommendation_count) != 0 ||
         read_string_array(r, root, "", "warnings", &p->warnings, &p->warning_count) != 0)
-        return -1;
-    return 0;
+        goto done;
+    rc = 0;
+done:
+    /* in the profile's memory either way: profile_free releases them */
+    p->nodes = nodes;
+    p->bottlenecks = bottlenecks;
+    p->recommendations = recommendations;
+    return rc;
 }
 
 int profile_json_read(const char *text, size_t len, profile_t **out,
