@@ -1466,33 +1466,50 @@ static int proto_span(otlp_decoder_t *d, const uint8_t *data, size_t len, bool t
     return emit(d, &raw);
 }
 
-static int proto_scope_spans(otlp_decoder_t *d, const uint8_t *data, size_t len, bool truncated) {
+/* ResourceSpans and ScopeSpans have one shape: field 1 is the message whose
+ * attributes every span below inherits, field 2 repeats the level below. */
+typedef int (*proto_child_fn)(otlp_decoder_t *d, const uint8_t *data, size_t len,
+                              bool truncated);
+
+typedef struct proto_level {
+    const char *name;     /* "scope spans", in every message */
+    const char *holder;   /* "scope": what field 1 is */
+    const char *children; /* "spans": what field 2 is */
+    const char *attrs_of; /* "the instrumentation scope": whose attributes */
+    uint32_t attrs_field; /* the attributes' field number inside field 1 */
+    proto_child_fn child;
+} proto_level_t;
+
+static int proto_level(otlp_decoder_t *d, const proto_level_t *level, attr_list_t *attrs,
+                       const uint8_t *data, size_t len, bool truncated) {
     pb_t p = {data, data + len};
     pb_field_t f;
     int rc;
-    d->scope_attrs.count = 0;
+    attrs->count = 0;
     while ((rc = pb_next(&p, &f)) == PB_FIELD)
         if (f.number == 1 && f.wire_type == 2 &&
-            proto_attrs_of(d, &d->scope_attrs, f.data, f.len, 3, "the instrumentation scope") != 0)
+            proto_attrs_of(d, attrs, f.data, f.len, level->attrs_field, level->attrs_of) != 0)
             return -1;
     p.pos = data;
     while ((rc = pb_next(&p, &f)) != PB_END) {
         if (rc == PB_BAD_WIRE) {
-            reject(d, "otlp_wire_type", "scope spans: a malformed field; the rest of the scope skipped");
+            reject(d, "otlp_wire_type", "%s: a malformed field; the rest of the %s skipped",
+                   level->name, level->holder);
             return 0;
         }
         if (rc == PB_TRUNCATED && (f.number != 2 || f.wire_type != 2)) {
-            reject(d, "otlp_truncated", "scope spans: the message ends inside the scope");
+            reject(d, "otlp_truncated", "%s: the message ends inside the %s", level->name,
+                   level->holder);
             return 0;
         }
         if (f.number != 2)
             continue;
         if (f.wire_type != 2) {
-            reject(d, "otlp_wire_type", "scope spans: spans (field 2) has wire type %u, expected 2",
-                   f.wire_type);
+            reject(d, "otlp_wire_type", "%s: %s (field 2) has wire type %u, expected 2",
+                   level->name, level->children, f.wire_type);
             continue;
         }
-        int src = proto_span(d, f.data, f.len, truncated && rc == PB_TRUNCATED);
+        int src = level->child(d, f.data, f.len, truncated && rc == PB_TRUNCATED);
         if (src != 0)
             return src;
         if (rc == PB_TRUNCATED)
@@ -1501,40 +1518,17 @@ static int proto_scope_spans(otlp_decoder_t *d, const uint8_t *data, size_t len,
     return 0;
 }
 
+static int proto_scope_spans(otlp_decoder_t *d, const uint8_t *data, size_t len, bool truncated) {
+    static const proto_level_t level = {"scope spans", "scope", "spans",
+                                        "the instrumentation scope", 3, proto_span};
+    return proto_level(d, &level, &d->scope_attrs, data, len, truncated);
+}
+
 static int proto_resource_spans(otlp_decoder_t *d, const uint8_t *data, size_t len,
                                 bool truncated) {
-    pb_t p = {data, data + len};
-    pb_field_t f;
-    int rc;
-    d->resource_attrs.count = 0;
-    while ((rc = pb_next(&p, &f)) == PB_FIELD)
-        if (f.number == 1 && f.wire_type == 2 &&
-            proto_attrs_of(d, &d->resource_attrs, f.data, f.len, 1, "the resource") != 0)
-            return -1;
-    p.pos = data;
-    while ((rc = pb_next(&p, &f)) != PB_END) {
-        if (rc == PB_BAD_WIRE) {
-            reject(d, "otlp_wire_type", "resource spans: a malformed field; the rest of the resource skipped");
-            return 0;
-        }
-        if (rc == PB_TRUNCATED && (f.number != 2 || f.wire_type != 2)) {
-            reject(d, "otlp_truncated", "resource spans: the message ends inside the resource");
-            return 0;
-        }
-        if (f.number != 2)
-            continue;
-        if (f.wire_type != 2) {
-            reject(d, "otlp_wire_type",
-                   "resource spans: scope_spans (field 2) has wire type %u, expected 2", f.wire_type);
-            continue;
-        }
-        int src = proto_scope_spans(d, f.data, f.len, truncated && rc == PB_TRUNCATED);
-        if (src != 0)
-            return src;
-        if (rc == PB_TRUNCATED)
-            break;
-    }
-    return 0;
+    static const proto_level_t level = {"resource spans", "resource", "scope_spans",
+                                        "the resource", 1, proto_scope_spans};
+    return proto_level(d, &level, &d->resource_attrs, data, len, truncated);
 }
 
 static void begin(otlp_decoder_t *d, otlp_span_fn on_span, otlp_reject_fn on_reject,
