@@ -327,8 +327,22 @@ static void put_string(avro_out_t *o, const char *name, const char *text) {
         return;
     }
     size_t len = strlen(text);
-    put_long(o, (int64_t)len);
-    put_bytes(o, text, len);
+    if (utf8_valid(text, len)) {
+        put_long(o, (int64_t)len);
+        put_bytes(o, text, len);
+        return;
+    }
+    /* Avro strings are UTF-8, and every client checks: ill-formed bytes (a
+     * warning quoting broken input) become U+FFFD, as in the JSON form. */
+    buf_t valid = BUF_INIT;
+    if (utf8_append_valid(&valid, text, len) != 0) {
+        buf_free(&valid);
+        out_fail(o, "profile_avro: out of memory%s", "");
+        return;
+    }
+    put_long(o, (int64_t)valid.len);
+    put_bytes(o, valid.data, valid.len);
+    buf_free(&valid);
 }
 
 static void put_nullable_string(avro_out_t *o, const char *name, const char *text) {

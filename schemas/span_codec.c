@@ -197,6 +197,10 @@ static int read_string(avro_in_t *in, const char *field, const char **out) {
                          "%s: truncated message (string of %" PRId64 " bytes)", field, len);
     if (memchr(in->pos, '\0', (size_t)len))
         return set_error(in->errstr, in->errstr_size, "%s: string contains a NUL byte", field);
+    /* Avro strings are UTF-8; ill-formed bytes would reach the profile as
+     * U+FFFD, and two names differing only there would come out as one. */
+    if (!utf8_valid((const char *)in->pos, (size_t)len))
+        return set_error(in->errstr, in->errstr_size, "%s: string is not UTF-8", field);
     /* Sized in span_codec_decode_avro: every string costs at least one byte
      * of length prefix, so copies plus terminators never exceed the message. */
     span_codec_t *codec = in->codec;
@@ -638,6 +642,8 @@ static int value_string(avro_value_t *value, const char *field, const char **out
         return set_error(errstr, errstr_size, "%s: %s", field, avro_strerror());
     if (size == 0 || strlen(text) != size - 1)
         return set_error(errstr, errstr_size, "%s: string contains a NUL byte", field);
+    if (!utf8_valid(text, size - 1))
+        return set_error(errstr, errstr_size, "%s: string is not UTF-8", field);
     *out = text;
     return 0;
 }

@@ -41,6 +41,16 @@ bool utf8_valid(const char *text, size_t len) {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
     while (i < len) {
+        /* eight ASCII bytes at a time: span names and ids are mostly ASCII,
+         * and every decoded span string passes here */
+        if (len - i >= 8) {
+            uint64_t word;
+            memcpy(&word, s + i, sizeof(word));
+            if (!(word & UINT64_C(0x8080808080808080))) {
+                i += 8;
+                continue;
+            }
+        }
         if (s[i] < 0x80) {
             i++;
             continue;
@@ -52,6 +62,28 @@ bool utf8_valid(const char *text, size_t len) {
         i += n;
     }
     return true;
+}
+
+int utf8_append_valid(buf_t *out, const char *text, size_t len) {
+    const unsigned char *s = (const unsigned char *)text;
+    size_t done = 0, i = 0;
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t bad = 1;
+        size_t n = utf8_sequence(s + i, len - i, &bad);
+        if (n) {
+            i += n;
+            continue;
+        }
+        if (buf_append(out, s + done, i - done) != 0 || buf_puts(out, "\xef\xbf\xbd") != 0)
+            return -1;
+        i += bad;
+        done = i;
+    }
+    return buf_append(out, s + done, len - done);
 }
 
 uint32_t utf8_decode(const unsigned char *s, size_t len) {

@@ -21,6 +21,10 @@ size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *bad_len);
 /* True when the `len` bytes at `text` are well-formed UTF-8 throughout. */
 bool utf8_valid(const char *text, size_t len);
 
+/* Append the `len` bytes at `text` with each ill-formed sequence replaced by
+ * one U+FFFD, as the JSON writer does. 0, or -1 when out of memory. */
+int utf8_append_valid(buf_t *out, const char *text, size_t len);
+
 /* The code point of a well-formed sequence of `len` bytes. */
 uint32_t utf8_decode(const unsigned char *s, size_t len);
 

@@ -299,6 +299,41 @@ START_TEST(test_decode_errors) {
 }
 END_TEST
 
+/* Text the engine quotes from broken input may hold ill-formed UTF-8; the
+ * encoder writes it as U+FFFD (Avro strings are UTF-8 and every client
+ * checks), the same text the JSON form shows, so a decoder never refuses
+ * what the encoder wrote (found by fuzz_profile). */
+START_TEST(test_encode_replaces_bad_text) {
+    profile_avro_t *avro = new_avro();
+    profile_t *p = small_profile();
+    buf_t bytes = BUF_INIT;
+    const char *warning = "line 3: not JSON: near '\xff\xce' (column 9)";
+    const char **warnings = profile_alloc(p, sizeof(char *));
+    ck_assert_ptr_nonnull(warnings);
+    warnings[0] = profile_strdup(p, warning);
+    p->warnings = warnings;
+    p->warning_count = 1;
+
+    encode(avro, p, &bytes);
+    char err[256] = "";
+    profile_t *back = NULL;
+    ck_assert_msg(profile_avro_decode(avro, bytes.data, bytes.len, &back, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_uint_eq(back->warning_count, 1);
+    ck_assert_str_eq(back->warnings[0],
+                     "line 3: not JSON: near '\xef\xbf\xbd\xef\xbf\xbd' (column 9)");
+    char *direct = to_json(p);
+    char *again = to_json(back);
+    ck_assert_str_eq(again, direct);
+    free(again);
+    free(direct);
+    profile_free(back);
+    buf_free(&bytes);
+    profile_free(p);
+    profile_avro_free(avro);
+}
+END_TEST
+
 /* Avro strings are UTF-8 and the profile keeps C strings: a record whose
  * string has ill-formed bytes or a NUL, as a field or as a by_model key, is
  * refused with the field's name. Before, two such model names could come out
@@ -490,6 +525,7 @@ static Suite *profile_avro_suite(void) {
     tcase_add_test(tc, test_bare_record_starting_with_zero);
     tcase_add_test(tc, test_encode_errors_leave_buffer);
     tcase_add_test(tc, test_decode_errors);
+    tcase_add_test(tc, test_encode_replaces_bad_text);
     tcase_add_test(tc, test_decode_refuses_bad_text);
     tcase_add_test(tc, test_garbled_bytes);
     tcase_add_test(tc, test_python_reads_profile);

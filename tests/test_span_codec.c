@@ -404,6 +404,8 @@ START_TEST(test_decode_avro_errors) {
     assert_patched_error(OFF_DEPENDS, 0x7e, "depends_on: truncated message (63 items)");
     assert_patched_error(OFF_ATTRIBUTES, 0x02, "attributes: truncated message (1 items)");
     assert_patched_error(3, 0x00, "span_id: string contains a NUL byte");
+    assert_patched_error(3, 0xff, "span_id: string is not UTF-8");
+    assert_patched_error(3, 0xc3, "span_id: string is not UTF-8"); /* a lead byte, no tail */
 
     uint8_t trailing[sizeof(minimal_avro) + 2];
     memcpy(trailing, minimal_avro, sizeof(minimal_avro));
