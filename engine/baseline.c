@@ -895,6 +895,37 @@ void baseline_figures_free(baseline_figures_t *figures) {
     free(block);
 }
 
+baseline_figures_t *baseline_figures_new(size_t node_count, size_t model_count) {
+    figures_block_t *block = calloc(1, sizeof(*block));
+    if (!block || !(block->arena = arena_new()))
+        goto fail;
+    baseline_figures_t *f = &block->figures;
+    f->dag_id = "";
+    f->version = "";
+    if (node_count && (node_count > SIZE_MAX / sizeof(*f->nodes) ||
+                       !(f->nodes = arena_alloc(block->arena, node_count * sizeof(*f->nodes)))))
+        goto fail;
+    if (model_count && (model_count > SIZE_MAX / sizeof(*f->models) ||
+                        !(f->models = arena_alloc(block->arena, model_count * sizeof(*f->models)))))
+        goto fail;
+    f->node_count = node_count;
+    f->model_count = model_count;
+    return f;
+fail:
+    if (block)
+        arena_free(block->arena);
+    free(block);
+    return NULL;
+}
+
+char *baseline_figures_strdup(baseline_figures_t *figures, const char *text, size_t len) {
+    return arena_strcopy(((figures_block_t *)figures)->arena, text, len);
+}
+
+void *baseline_figures_alloc(baseline_figures_t *figures, size_t size) {
+    return arena_alloc(((figures_block_t *)figures)->arena, size);
+}
+
 const baseline_node_figures_t *baseline_figures_node(const baseline_figures_t *figures,
                                                      const char *node_id) {
     for (size_t i = 0; i < figures->node_count; i++)

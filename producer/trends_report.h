@@ -29,14 +29,12 @@
 #include "baseline.h"
 #include "buf.h"
 #include "report.h"
+#include "trend_avro.h"
 
-/* One regression as the fleet view reports it: the rule that held, the first
- * run where it held (in start order) and how many runs it held for. */
-typedef struct trends_regression {
-    baseline_regression_t regression; /* of the first run */
-    const char *trace_id;
-    int64_t runs;
-} trends_regression_t;
+/* One regression as the fleet view reports it: the rule that held (of the
+ * first run where it held, in start order), that run's trace_id and how many
+ * runs it held for; the same as a Trend record carries. */
+typedef trend_regression_t trends_regression_t;
 
 typedef struct trends_dag {
     const baseline_figures_t *figures;
