@@ -1,4 +1,12 @@
-/* offline.c -- profile the traces in a file. See offline.h. */
+/* offline.c -- profile the traces in a file. See offline.h.
+ *
+ * The fleet view offline (consumer/trends.h) reads files through
+ * offline_profile_each() below. Its command line, for the live side to extend:
+ *   dagprof profile --trends [--window 1h|24h|7d] [--format text|json] FILE|DIR...
+ *   dagprof trends --compare A B [--format text|json]
+ * where A and B are paths when both exist; otherwise they name versions, read
+ * from the live baselines in Redis (`dagprof trends` without --compare, and
+ * --compare of versions, are the live side's: cmd_trends in main.c). */
 #include "offline.h"
 
 #include <stdlib.h>

@@ -180,7 +180,7 @@ typedef struct run_writer {
 } run_writer_t;
 
 static void put_bytes(run_writer_t *w, const void *data, size_t len) {
-    if (w->failed)
+    if (w->failed || len == 0) /* an empty string may be NULL: no memcpy from it */
         return;
     if (w->cap - w->len < len) {
         size_t cap = w->cap ? w->cap : 256;
