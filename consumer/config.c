@@ -48,6 +48,7 @@ static const char G_TAIL[] = "dagprof tail";
 static const char G_THRESH[] = "Bottleneck thresholds";
 static const char G_OUTPUT[] = "Output records (dag-profiles, dag-recommendations)";
 static const char G_HTML[] = "HTML report (--format html)";
+static const char G_TRENDS[] = "Fleet view (dagprof profile --trends, dagprof trends)";
 
 static const option_def_t options[] = {
     STR(G_GENERAL, "config", NULL, "FILE", OPT_NOFILE,
@@ -187,6 +188,19 @@ static const option_def_t options[] = {
         "reduce_context: ... and this many times the run's median call"),
     INT(G_THRESH, "threshold.batch.min_calls", "3", 2, 1000000,
         "batch_operations: sequential calls of one tool in a node"),
+
+    BOOL(G_TRENDS, "trends", "false",
+         "dagprof profile: print the baselines per DAG and version instead of each profile"),
+    ENUM(G_TRENDS, "window", "24h", "1h|24h|7d",
+         "baseline window, ending at the latest run's end (offline) or now (live)"),
+    BOOL(G_TRENDS, "compare", "false",
+         "dagprof trends --compare A B: compare two sets of runs (trace files or directories)"),
+    DBL(G_TRENDS, "regression.factor", "1.5", 1, DNOMAX,
+        "regression: a run's wall or cost above this x its baseline's p95"),
+    INT(G_TRENDS, "regression.min.runs", "30", 1, NOMAX,
+        "regression: baseline runs (for a node: runs with the node) needed first"),
+    DBL(G_TRENDS, "regression.node.factor", "2", 1, DNOMAX,
+        "regression: a node's exec above this x the node's p95"),
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])

@@ -4,6 +4,8 @@
  *   dagprof run     [--config FILE] [options]     the stream processor
  *   dagprof tail    [options]                     print profiles from the output topic
  *   dagprof loadgen [options]                     produce a synthetic fleet of runs
+ *   dagprof profile --trends [--window 1h|24h|7d] FILE|DIR...   fleet baselines (trends.h)
+ *   dagprof trends --compare A B                  compare two sets of runs (trends.h)
  *
  * Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration. */
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include "setup.h"
 #include "stream.h"
 #include "tail.h"
+#include "trends.h"
 
 extern char **environ;
 
@@ -58,6 +61,8 @@ static void usage(FILE *out) {
           "  run [--config FILE] [options]                         the stream processor\n"
           "  tail [options]                                        print published profiles\n"
           "  loadgen [options]                                     produce a synthetic fleet\n"
+          "  profile --trends [--window 1h|24h|7d] FILE|DIR...     fleet baselines per DAG\n"
+          "  trends --compare A B                                  compare two sets of runs\n"
           "  version                                               print the version\n"
           "\n"
           "Every option is also read from the config file (--config) and from DAGPROF_*\n"
@@ -74,8 +79,12 @@ static int print_help(void) {
     return 0;
 }
 
+static int cmd_profile_trends(const config_t *cfg);
+
 static int cmd_profile(const config_t *cfg) {
     char err[1024];
+    if (config_get_bool(cfg, "trends"))
+        return cmd_profile_trends(cfg);
     if (config_positional_count(cfg) == 0) {
         fprintf(stderr, "dagprof profile: name a trace file, or - for standard input\n");
         return 2;
@@ -308,6 +317,135 @@ static int cmd_loadgen(const config_t *cfg) {
     return 0;
 }
 
+/* ---- The fleet view offline (consumer/trends.h) ---------------------------- */
+
+/* The options of both fleet commands; 0, or 2 (usage) with a message printed. */
+static int trends_setup(const config_t *cfg, const char *command, trends_options_t *topt,
+                        offline_options_t *oopt, pricing_t **pricing) {
+    char err[1024];
+    memset(topt, 0, sizeof(*topt));
+    memset(oopt, 0, sizeof(*oopt));
+    const char *format = config_get(cfg, "format");
+    if (strcmp(format, "html") == 0) {
+        fprintf(stderr, "dagprof %s: --format html is not available for the fleet view; use text or json\n",
+                command);
+        return 2;
+    }
+    topt->json = strcmp(format, "json") == 0;
+    if (baseline_window_parse(config_get(cfg, "window"), &topt->window) != 0) {
+        fprintf(stderr, "dagprof %s: --window must be 1h, 24h or 7d\n", command);
+        return 2;
+    }
+    baseline_rule_init(&topt->rule);
+    topt->rule.factor = config_get_double(cfg, "regression.factor");
+    topt->rule.min_runs = config_get_int(cfg, "regression.min.runs");
+    topt->rule.node_factor = config_get_double(cfg, "regression.node.factor");
+    report_options_init(&topt->report);
+    topt->report.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    *pricing = setup_pricing(cfg, err, sizeof(err));
+    if (!*pricing) {
+        fprintf(stderr, "dagprof %s: %s\n", command, err);
+        return 2;
+    }
+    oopt->pricing = *pricing;
+    setup_thresholds(cfg, &oopt->thresholds);
+    oopt->now_us = now_us();
+    oopt->max_string_bytes = (size_t)config_get_int(cfg, "limit.string.bytes");
+    oopt->input_format = config_get(cfg, "input.format");
+    return 0;
+}
+
+static int cmd_profile_trends(const config_t *cfg) {
+    char err[1024];
+    if (config_positional_count(cfg) == 0) {
+        fprintf(stderr, "dagprof profile --trends: name trace files or directories\n");
+        return 2;
+    }
+    trends_options_t topt;
+    offline_options_t oopt;
+    pricing_t *pricing = NULL;
+    int rc = trends_setup(cfg, "profile --trends", &topt, &oopt, &pricing);
+    if (rc != 0)
+        return rc;
+    trends_runs_t *runs = trends_runs_new();
+    if (!runs) {
+        fprintf(stderr, "dagprof profile --trends: out of memory\n");
+        pricing_free(pricing);
+        return 1;
+    }
+    for (size_t i = 0; i < config_positional_count(cfg) && rc != -2; i++) {
+        int lrc = trends_runs_load(runs, config_positional(cfg, i), &oopt, err, sizeof(err));
+        if (lrc != 0) {
+            fprintf(stderr, "dagprof profile --trends: %s\n", err);
+            rc = lrc == -2 ? -2 : 1;
+        }
+    }
+    if (rc != -2 && trends_runs_count(runs) == 0) {
+        fprintf(stderr, "dagprof profile --trends: no run to count\n");
+        rc = 1;
+    } else if (rc != -2 && trends_write(runs, &topt, stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dagprof profile --trends: %s\n", err);
+        rc = 1;
+    }
+    trends_runs_free(runs);
+    pricing_free(pricing);
+    return rc == -2 ? 1 : rc;
+}
+
+static int cmd_trends(const config_t *cfg) {
+    char err[1024];
+    if (!config_get_bool(cfg, "compare")) {
+        fprintf(stderr, "dagprof trends: reading the live baselines needs --compare A B here; "
+                        "for trace files use dagprof profile --trends FILE|DIR...\n");
+        return 2;
+    }
+    if (config_positional_count(cfg) != 2) {
+        fprintf(stderr, "dagprof trends --compare: name two trace files or directories, A and B\n");
+        return 2;
+    }
+    const char *paths[2] = {config_positional(cfg, 0), config_positional(cfg, 1)};
+    for (int i = 0; i < 2; i++)
+        if (access(paths[i], F_OK) != 0) {
+            fprintf(stderr,
+                    "dagprof trends --compare: %s: no such file or directory (versions are "
+                    "compared from the live baselines in Redis)\n",
+                    paths[i]);
+            return 2;
+        }
+    trends_options_t topt;
+    offline_options_t oopt;
+    pricing_t *pricing = NULL;
+    int rc = trends_setup(cfg, "trends --compare", &topt, &oopt, &pricing);
+    if (rc != 0)
+        return rc;
+    trends_runs_t *sides[2] = {trends_runs_new(), trends_runs_new()};
+    if (!sides[0] || !sides[1]) {
+        fprintf(stderr, "dagprof trends --compare: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (trends_runs_load(sides[i], paths[i], &oopt, err, sizeof(err)) != 0) {
+            fprintf(stderr, "dagprof trends --compare: %s\n", err);
+            rc = 1;
+        }
+        if (trends_runs_count(sides[i]) == 0) {
+            fprintf(stderr, "dagprof trends --compare: %s: no run to compare\n", paths[i]);
+            rc = 1;
+            goto done;
+        }
+    }
+    if (trends_write_compare(sides[0], paths[0], sides[1], paths[1], &topt, stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dagprof trends --compare: %s\n", err);
+        rc = 1;
+    }
+done:
+    trends_runs_free(sides[0]);
+    trends_runs_free(sides[1]);
+    pricing_free(pricing);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
@@ -328,6 +466,8 @@ int main(int argc, char **argv) {
         run = cmd_tail;
     else if (strcmp(command, "loadgen") == 0)
         run = cmd_loadgen;
+    else if (strcmp(command, "trends") == 0)
+        run = cmd_trends;
     if (!run) {
         fprintf(stderr, "dagprof: unknown command \"%s\"\n", command);
         usage(stderr);
