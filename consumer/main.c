@@ -176,6 +176,7 @@ static int cmd_run(const config_t *cfg) {
     opt.pricing = pricing;
     setup_thresholds(cfg, &opt.thresholds);
     setup_store_options(cfg, &opt.store);
+    opt.fleet_enabled = setup_fleet_options(cfg, &opt.fleet);
     opt.topic_spans = config_get(cfg, "topic.spans");
     opt.topic_profiles = config_get(cfg, "topic.profiles");
     opt.topic_recommendations = config_get(cfg, "topic.recommendations");
