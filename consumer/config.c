@@ -207,6 +207,8 @@ static const option_def_t options[] = {
         "topic of trend records, keyed by dag_id"),
     ENUM(G_FLEET, "trends.window", "24h", "1h|24h|7d", "dagprof trends: the baseline window (--window)"),
     STR(G_FLEET, "trends.dag", "", "ID", 0, "dagprof trends: only this DAG (--dag)"),
+    BOOL(G_FLEET, "trends.compare", "false",
+         "dagprof trends: compare versions A B (positional) of --dag, read from Redis (--compare)"),
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])

@@ -4,6 +4,8 @@
  *   dagprof run     [--config FILE] [options]     the stream processor
  *   dagprof tail    [options]                     print profiles from the output topic
  *   dagprof loadgen [options]                     produce a synthetic fleet of runs
+ *   dagprof trends  [--dag ID] [--window W] [--format text|json] [--compare A B]
+ *                                                 fleet baselines, live from Redis
  *
  * Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration. */
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include "setup.h"
 #include "stream.h"
 #include "tail.h"
+#include "trends_live.h"
 
 extern char **environ;
 
@@ -58,6 +61,7 @@ static void usage(FILE *out) {
           "  run [--config FILE] [options]                         the stream processor\n"
           "  tail [options]                                        print published profiles\n"
           "  loadgen [options]                                     produce a synthetic fleet\n"
+          "  trends [--dag ID] [--window 1h|24h|7d] [--compare A B] fleet baselines from Redis\n"
           "  version                                               print the version\n"
           "\n"
           "Every option is also read from the config file (--config) and from DAGPROF_*\n"
@@ -309,6 +313,38 @@ static int cmd_loadgen(const config_t *cfg) {
     return 0;
 }
 
+/* `dagprof trends`: the live baselines the stream processor keeps in Redis. */
+static int cmd_trends(const config_t *cfg) {
+    char err[1024];
+    trends_live_options_t opt;
+    memset(&opt, 0, sizeof(opt));
+    setup_store_options(cfg, &opt.store);
+    opt.dag_id = config_get(cfg, "trends.dag");
+    baseline_window_parse(config_get(cfg, "trends.window"), &opt.window); /* the option table checked it */
+    opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
+    if (config_get_bool(cfg, "trends.compare")) {
+        if (config_positional_count(cfg) != 2) {
+            fprintf(stderr, "dagprof trends: --compare takes two versions, A and B, of the DAG --dag names\n");
+            return 2;
+        }
+        if (!opt.dag_id || !opt.dag_id[0]) {
+            fprintf(stderr, "dagprof trends: --compare A B compares two versions of one DAG: name it with --dag ID\n");
+            return 2;
+        }
+        opt.compare_a = config_positional(cfg, 0);
+        opt.compare_b = config_positional(cfg, 1);
+    } else if (config_positional_count(cfg) > 0) {
+        fprintf(stderr, "dagprof trends: unexpected argument \"%s\"\n", config_positional(cfg, 0));
+        return 2;
+    }
+    int rc = trends_live_run(&opt, stdout, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "dagprof trends: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
@@ -329,6 +365,8 @@ int main(int argc, char **argv) {
         run = cmd_tail;
     else if (strcmp(command, "loadgen") == 0)
         run = cmd_loadgen;
+    else if (strcmp(command, "trends") == 0)
+        run = cmd_trends;
     if (!run) {
         fprintf(stderr, "dagprof: unknown command \"%s\"\n", command);
         usage(stderr);
@@ -352,6 +390,25 @@ int main(int argc, char **argv) {
                 static char renamed[64];
                 snprintf(renamed, sizeof(renamed), "--loadgen.format=%s", argv[i] + 9);
                 argv[i] = renamed;
+            }
+        }
+    /* `dagprof trends --dag ID --window 24h --compare A B`: short flags of
+     * trends.*; --compare never takes a value, so a version named "1" is a version */
+    if (run == cmd_trends)
+        for (int i = 2; i < argc; i++) {
+            static const char *const short_flags[][2] = {
+                {"--dag", "--trends.dag"}, {"--window", "--trends.window"}, {"--compare", "--trends.compare=true"}};
+            if (strcmp(argv[i], "--") == 0)
+                break;
+            for (size_t f = 0; f < sizeof(short_flags) / sizeof(short_flags[0]); f++) {
+                size_t len = strlen(short_flags[f][0]);
+                if (strcmp(argv[i], short_flags[f][0]) == 0) {
+                    argv[i] = (char *)short_flags[f][1];
+                } else if (strncmp(argv[i], short_flags[f][0], len) == 0 && argv[i][len] == '=') {
+                    char *renamed = NULL;
+                    if (asprintf(&renamed, "%s%s", short_flags[f][1], argv[i] + len) >= 0)
+                        argv[i] = renamed; /* lives as long as the process */
+                }
             }
         }
     if (config_load(cfg, argc - 2, argv + 2, environ, err, sizeof(err)) != 0) {

@@ -65,6 +65,10 @@ static json_t *figures_json(const baseline_figures_t *f, const baseline_regressi
                      f->projected_cost_day_usd, "month", f->projected_cost_month_usd, "regressions", regressions);
 }
 
+json_t *trend_record_json(const baseline_figures_t *figures, const baseline_regressions_t *regressions) {
+    return figures_json(figures, regressions);
+}
+
 int trend_record_encode(trend_record_t *tr, const baseline_figures_t *figures,
                         const baseline_regressions_t *regressions, buf_t *out, char *errstr,
                         size_t errstr_size) {

@@ -22,4 +22,9 @@ int trend_record_encode(trend_record_t *tr, const baseline_figures_t *figures,
                         const baseline_regressions_t *regressions, buf_t *out, char *errstr,
                         size_t errstr_size);
 
+/* The JSON object of one DAG's figures, the shape `dagprof trends --format
+ * json` lists under "dags" (the issue's shape). New reference, or NULL on OOM. */
+struct json_t;
+struct json_t *trend_record_json(const baseline_figures_t *figures, const baseline_regressions_t *regressions);
+
 #endif
