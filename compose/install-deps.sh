@@ -12,6 +12,7 @@ PACKAGES=(
   check                              # unit test framework
   redis-server                       # trace store for the local stack and tests
   python3 python3-avro python3-yaml  # independent Avro reader and compose checks in tests
+  python3-scipy                      # independent rank test for the fleet comparison (test_baseline)
   curl                               # the demo reads /metrics
   clang libclang-rt-14-dev           # libFuzzer targets (compose/fuzz.sh)
   libprotobuf-c-dev protobuf-c-compiler  # OTLP protobuf input

@@ -1260,8 +1260,8 @@ baseline_comparison_t *baseline_compare(const baseline_run_t *const *runs_a, siz
                  n_a == 0 ? "A" : "B");
     } else {
         char wall_words[64], cost_words[64], wall_p[32], cost_p[32];
-        word_diff(c->wall_p50_rel, "faster", "slower", "as fast", wall_words, sizeof(wall_words));
-        word_diff(c->cost_p50_rel, "cheaper", "more expensive", "as expensive", cost_words,
+        word_diff(c->wall_p50_rel, "faster", "slower", "as fast as A", wall_words, sizeof(wall_words));
+        word_diff(c->cost_p50_rel, "cheaper", "more expensive", "as expensive as A", cost_words,
                   sizeof(cost_words));
         baseline_format_p(c->wall_test.p_value, wall_p, sizeof(wall_p));
         baseline_format_p(c->cost_test.p_value, cost_p, sizeof(cost_p));

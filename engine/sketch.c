@@ -220,6 +220,11 @@ double sketch_quantile(const sketch_t *sketch, double q) {
     if (q > 1.0)
         q = 1.0;
     uint64_t rank = (uint64_t)floor(q * (double)(sketch->count - 1));
+    /* The extremes are known exactly. */
+    if (rank == 0)
+        return sketch->min;
+    if (rank >= sketch->count - 1)
+        return sketch->max;
     uint64_t seen = 0;
     /* Ascending order: negatives from the largest magnitude down, zeros, positives up. */
     const sketch_store_t *neg = &sketch->negative;

@@ -10,8 +10,9 @@
  * Negative values go to mirrored buckets; values whose magnitude is below
  * SKETCH_MIN_MAGNITUDE count as exactly 0 (costs of unpriced runs, schedule
  * efficiency of an idle run). A quantile is clamped to the smallest and
- * largest value added, so a sketch of one repeated value answers that value
- * exactly. Count, sum (compensated), min and max are exact.
+ * largest value added (the lowest and highest ranks answer them exactly), so
+ * a sketch of one repeated value answers that value exactly. Count, sum
+ * (compensated), min and max are exact.
  *
  * Quantile definition: the value of rank floor(q * (count - 1)) (0-based) in
  * the sorted values; the sketch answers within a of it (for values of
