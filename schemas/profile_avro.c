@@ -471,7 +471,7 @@ int profile_avro_encode(profile_avro_t *avro, const profile_t *profile, buf_t *o
     put_block(&o, p->bottleneck_count);
     for (size_t i = 0; i < p->bottleneck_count; i++) {
         const profile_bottleneck_t *b = &p->bottlenecks[i];
-        put_enum(&o, "type", (int)b->type, 8);
+        put_enum(&o, "type", (int)b->type, 9);
         put_nullable_string(&o, "node_id", b->node_id);
         put_enum(&o, "severity", (int)b->severity, 3);
         put_double(&o, b->impact_pct);
