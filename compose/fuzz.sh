@@ -15,7 +15,7 @@ if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 
-targets=(fuzz_span_avro fuzz_span_json fuzz_profile fuzz_profile_avro fuzz_otlp)
+targets=(fuzz_span_avro fuzz_span_json fuzz_profile fuzz_profile_avro fuzz_otlp fuzz_baseline)
 build="build-fuzz"
 jobs=$(nproc 2>/dev/null || echo 2)
 

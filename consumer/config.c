@@ -49,6 +49,7 @@ static const char G_THRESH[] = "Bottleneck thresholds";
 static const char G_OUTPUT[] = "Output records (dag-profiles, dag-recommendations)";
 static const char G_HTML[] = "HTML report (--format html)";
 static const char G_FLEET[] = "Fleet view (live baselines, regressions, dag-trends)";
+static const char G_TRENDS[] = "Fleet view (dagprof profile --trends, dagprof trends)";
 
 static const option_def_t options[] = {
     STR(G_GENERAL, "config", NULL, "FILE", OPT_NOFILE,
@@ -189,6 +190,19 @@ static const option_def_t options[] = {
     INT(G_THRESH, "threshold.batch.min_calls", "3", 2, 1000000,
         "batch_operations: sequential calls of one tool in a node"),
 
+    BOOL(G_TRENDS, "trends", "false",
+         "dagprof profile: print the baselines per DAG and version instead of each profile"),
+    ENUM(G_TRENDS, "window", "24h", "1h|24h|7d",
+         "baseline window, ending at the latest run's end (offline) or now (live)"),
+    BOOL(G_TRENDS, "compare", "false",
+         "dagprof trends --compare A B: compare two sets of runs (trace files or directories)"),
+    DBL(G_TRENDS, "regression.factor", "1.5", 1, DNOMAX,
+        "regression: a run's wall or cost above this x its baseline's p95"),
+    INT(G_TRENDS, "regression.min.runs", "30", 1, NOMAX,
+        "regression: baseline runs (for a node: runs with the node) needed first"),
+    DBL(G_TRENDS, "regression.node.factor", "2", 1, DNOMAX,
+        "regression: a node's exec above this x the node's p95"),
+
     BOOL(G_FLEET, "fleet.enabled", "true",
          "dagprof run: keep per-DAG baselines in Redis, flag regressions, publish trend records"),
     INT(G_FLEET, "fleet.refresh.ms", "10000", 100, 86400000,
@@ -205,10 +219,8 @@ static const option_def_t options[] = {
         "baseline gauges on /metrics for this many DAGs (most runs), bounding label cardinality"),
     STR(G_FLEET, "output.trends.topic", "dag-trends", "TOPIC", OPT_NONEMPTY,
         "topic of trend records, keyed by dag_id"),
-    ENUM(G_FLEET, "trends.window", "24h", "1h|24h|7d", "dagprof trends: the baseline window (--window)"),
-    STR(G_FLEET, "trends.dag", "", "ID", 0, "dagprof trends: only this DAG (--dag)"),
-    BOOL(G_FLEET, "trends.compare", "false",
-         "dagprof trends: compare versions A B (positional) of --dag, read from Redis (--compare)"),
+    STR(G_FLEET, "dag", "", "ID", 0,
+        "dagprof trends: only this DAG; with --compare A B, the DAG whose versions A and B are compared"),
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])

@@ -4,8 +4,10 @@
  *   dagprof run     [--config FILE] [options]     the stream processor
  *   dagprof tail    [options]                     print profiles from the output topic
  *   dagprof loadgen [options]                     produce a synthetic fleet of runs
- *   dagprof trends  [--dag ID] [--window W] [--format text|json] [--compare A B]
- *                                                 fleet baselines, live from Redis
+ *   dagprof profile --trends [--window 1h|24h|7d] FILE|DIR...   fleet baselines (trends.h)
+ *   dagprof trends --compare A B                  compare two sets of runs (trends.h)
+ *   dagprof trends  [--dag ID] [--window W] [--format text|json]   live baselines from Redis
+ *   dagprof trends --dag ID --compare A B         two versions of a DAG, from Redis
  *
  * Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration. */
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include "setup.h"
 #include "stream.h"
 #include "tail.h"
+#include "trends.h"
 #include "trends_live.h"
 
 extern char **environ;
@@ -61,7 +64,10 @@ static void usage(FILE *out) {
           "  run [--config FILE] [options]                         the stream processor\n"
           "  tail [options]                                        print published profiles\n"
           "  loadgen [options]                                     produce a synthetic fleet\n"
-          "  trends [--dag ID] [--window 1h|24h|7d] [--compare A B] fleet baselines from Redis\n"
+          "  profile --trends [--window 1h|24h|7d] FILE|DIR...     fleet baselines per DAG\n"
+          "  trends --compare A B                                  compare two sets of runs\n"
+          "  trends [--dag ID] [--window 1h|24h|7d]                live fleet baselines from Redis\n"
+          "  trends --dag ID --compare A B                         two versions of a DAG, from Redis\n"
           "  version                                               print the version\n"
           "\n"
           "Every option is also read from the config file (--config) and from DAGPROF_*\n"
@@ -78,8 +84,12 @@ static int print_help(void) {
     return 0;
 }
 
+static int cmd_profile_trends(const config_t *cfg);
+
 static int cmd_profile(const config_t *cfg) {
     char err[1024];
+    if (config_get_bool(cfg, "trends"))
+        return cmd_profile_trends(cfg);
     if (config_positional_count(cfg) == 0) {
         fprintf(stderr, "dagprof profile: name a trace file, or - for standard input\n");
         return 2;
@@ -313,22 +323,27 @@ static int cmd_loadgen(const config_t *cfg) {
     return 0;
 }
 
-/* `dagprof trends`: the live baselines the stream processor keeps in Redis. */
-static int cmd_trends(const config_t *cfg) {
+/* `dagprof trends` without trace files: the live baselines the stream processor
+ * keeps in Redis (trends_live.h). */
+static int cmd_trends_live(const config_t *cfg) {
     char err[1024];
     trends_live_options_t opt;
     memset(&opt, 0, sizeof(opt));
     setup_store_options(cfg, &opt.store);
-    opt.dag_id = config_get(cfg, "trends.dag");
-    baseline_window_parse(config_get(cfg, "trends.window"), &opt.window); /* the option table checked it */
+    opt.dag_id = config_get(cfg, "dag");
+    baseline_window_parse(config_get(cfg, "window"), &opt.window); /* the option table checked it */
     opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
-    if (config_get_bool(cfg, "trends.compare")) {
+    if (config_get_bool(cfg, "compare")) {
         if (config_positional_count(cfg) != 2) {
             fprintf(stderr, "dagprof trends: --compare takes two versions, A and B, of the DAG --dag names\n");
             return 2;
         }
         if (!opt.dag_id || !opt.dag_id[0]) {
-            fprintf(stderr, "dagprof trends: --compare A B compares two versions of one DAG: name it with --dag ID\n");
+            /* A or B is no trace file or directory (else the files were compared) */
+            fprintf(stderr, "dagprof trends --compare: %s: no such file or directory (versions are compared from "
+                            "the live baselines in Redis): name the DAG whose versions they are with --dag ID\n",
+                    access(config_positional(cfg, 0), F_OK) != 0 ? config_positional(cfg, 0)
+                                                                 : config_positional(cfg, 1));
             return 2;
         }
         opt.compare_a = config_positional(cfg, 0);
@@ -343,6 +358,127 @@ static int cmd_trends(const config_t *cfg) {
         return 1;
     }
     return 0;
+}
+
+/* ---- The fleet view offline (consumer/trends.h) ---------------------------- */
+
+/* The options of both fleet commands; 0, or 2 (usage) with a message printed. */
+static int trends_setup(const config_t *cfg, const char *command, trends_options_t *topt,
+                        offline_options_t *oopt, pricing_t **pricing) {
+    char err[1024];
+    memset(topt, 0, sizeof(*topt));
+    memset(oopt, 0, sizeof(*oopt));
+    const char *format = config_get(cfg, "format");
+    if (strcmp(format, "html") == 0) {
+        fprintf(stderr, "dagprof %s: --format html is not available for the fleet view; use text or json\n",
+                command);
+        return 2;
+    }
+    topt->json = strcmp(format, "json") == 0;
+    if (baseline_window_parse(config_get(cfg, "window"), &topt->window) != 0) {
+        fprintf(stderr, "dagprof %s: --window must be 1h, 24h or 7d\n", command);
+        return 2;
+    }
+    baseline_rule_init(&topt->rule);
+    topt->rule.factor = config_get_double(cfg, "regression.factor");
+    topt->rule.min_runs = config_get_int(cfg, "regression.min.runs");
+    topt->rule.node_factor = config_get_double(cfg, "regression.node.factor");
+    report_options_init(&topt->report);
+    topt->report.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    *pricing = setup_pricing(cfg, err, sizeof(err));
+    if (!*pricing) {
+        fprintf(stderr, "dagprof %s: %s\n", command, err);
+        return 2;
+    }
+    oopt->pricing = *pricing;
+    setup_thresholds(cfg, &oopt->thresholds);
+    oopt->now_us = now_us();
+    oopt->max_string_bytes = (size_t)config_get_int(cfg, "limit.string.bytes");
+    oopt->input_format = config_get(cfg, "input.format");
+    return 0;
+}
+
+static int cmd_profile_trends(const config_t *cfg) {
+    char err[1024];
+    if (config_positional_count(cfg) == 0) {
+        fprintf(stderr, "dagprof profile --trends: name trace files or directories\n");
+        return 2;
+    }
+    trends_options_t topt;
+    offline_options_t oopt;
+    pricing_t *pricing = NULL;
+    int rc = trends_setup(cfg, "profile --trends", &topt, &oopt, &pricing);
+    if (rc != 0)
+        return rc;
+    trends_runs_t *runs = trends_runs_new();
+    if (!runs) {
+        fprintf(stderr, "dagprof profile --trends: out of memory\n");
+        pricing_free(pricing);
+        return 1;
+    }
+    for (size_t i = 0; i < config_positional_count(cfg) && rc != -2; i++) {
+        int lrc = trends_runs_load(runs, config_positional(cfg, i), &oopt, err, sizeof(err));
+        if (lrc != 0) {
+            fprintf(stderr, "dagprof profile --trends: %s\n", err);
+            rc = lrc == -2 ? -2 : 1;
+        }
+    }
+    if (rc != -2 && trends_runs_count(runs) == 0) {
+        fprintf(stderr, "dagprof profile --trends: no run to count\n");
+        rc = 1;
+    } else if (rc != -2 && trends_write(runs, &topt, stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dagprof profile --trends: %s\n", err);
+        rc = 1;
+    }
+    trends_runs_free(runs);
+    pricing_free(pricing);
+    return rc == -2 ? 1 : rc;
+}
+
+static int cmd_trends(const config_t *cfg) {
+    char err[1024];
+    if (!config_get_bool(cfg, "compare"))
+        return cmd_trends_live(cfg);
+    if (config_positional_count(cfg) != 2) {
+        fprintf(stderr, "dagprof trends --compare: name two trace files or directories, A and B\n");
+        return 2;
+    }
+    const char *paths[2] = {config_positional(cfg, 0), config_positional(cfg, 1)};
+    /* A and B that are not paths name versions, which only Redis knows */
+    if (access(paths[0], F_OK) != 0 || access(paths[1], F_OK) != 0)
+        return cmd_trends_live(cfg);
+    trends_options_t topt;
+    offline_options_t oopt;
+    pricing_t *pricing = NULL;
+    int rc = trends_setup(cfg, "trends --compare", &topt, &oopt, &pricing);
+    if (rc != 0)
+        return rc;
+    trends_runs_t *sides[2] = {trends_runs_new(), trends_runs_new()};
+    if (!sides[0] || !sides[1]) {
+        fprintf(stderr, "dagprof trends --compare: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (trends_runs_load(sides[i], paths[i], &oopt, err, sizeof(err)) != 0) {
+            fprintf(stderr, "dagprof trends --compare: %s\n", err);
+            rc = 1;
+        }
+        if (trends_runs_count(sides[i]) == 0) {
+            fprintf(stderr, "dagprof trends --compare: %s: no run to compare\n", paths[i]);
+            rc = 1;
+            goto done;
+        }
+    }
+    if (trends_write_compare(sides[0], paths[0], sides[1], paths[1], &topt, stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "dagprof trends --compare: %s\n", err);
+        rc = 1;
+    }
+done:
+    trends_runs_free(sides[0]);
+    trends_runs_free(sides[1]);
+    pricing_free(pricing);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -392,25 +528,12 @@ int main(int argc, char **argv) {
                 argv[i] = renamed;
             }
         }
-    /* `dagprof trends --dag ID --window 24h --compare A B`: short flags of
-     * trends.*; --compare never takes a value, so a version named "1" is a version */
+    /* `dagprof trends --compare 1 2`: --compare never takes a value, so a
+     * version named "1" is a version, not the flag's */
     if (run == cmd_trends)
-        for (int i = 2; i < argc; i++) {
-            static const char *const short_flags[][2] = {
-                {"--dag", "--trends.dag"}, {"--window", "--trends.window"}, {"--compare", "--trends.compare=true"}};
-            if (strcmp(argv[i], "--") == 0)
-                break;
-            for (size_t f = 0; f < sizeof(short_flags) / sizeof(short_flags[0]); f++) {
-                size_t len = strlen(short_flags[f][0]);
-                if (strcmp(argv[i], short_flags[f][0]) == 0) {
-                    argv[i] = (char *)short_flags[f][1];
-                } else if (strncmp(argv[i], short_flags[f][0], len) == 0 && argv[i][len] == '=') {
-                    char *renamed = NULL;
-                    if (asprintf(&renamed, "%s%s", short_flags[f][1], argv[i] + len) >= 0)
-                        argv[i] = renamed; /* lives as long as the process */
-                }
-            }
-        }
+        for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+            if (strcmp(argv[i], "--compare") == 0)
+                argv[i] = "--compare=true";
     if (config_load(cfg, argc - 2, argv + 2, environ, err, sizeof(err)) != 0) {
         fprintf(stderr, "dagprof %s: %s\n", command, err);
         config_free(cfg);

@@ -188,3 +188,67 @@ done:
     offline_state_free(&st);
     return rc;
 }
+
+/* ---- Profiles of a file, one at a time ------------------------------------ */
+
+int offline_profile_each(const char *path, const offline_options_t *options,
+                         offline_profile_cb cb, void *opaque, offline_result_t *result,
+                         char *errstr, size_t errstr_size) {
+    int rc = -1;
+    offline_state_t st;
+    memset(&st, 0, sizeof(st));
+    st.path = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    st.max_string_bytes = options->max_string_bytes;
+    memset(result, 0, sizeof(*result));
+    st.bad = calloc(100, sizeof(*st.bad));
+    if (!st.bad || strmap_init(&st.by_trace_id, 16) != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto done;
+    }
+    trace_file_handler_t handler = {offline_on_span, offline_on_error, &st};
+    if (trace_file_read_as(path, options->input_format, &handler, errstr, errstr_size) != 0) {
+        if (st.oom)
+            snprintf(errstr, errstr_size, "out of memory reading %s", st.path);
+        goto done;
+    }
+    result->bad_records = st.bad_total;
+    result->rejected = st.rejected;
+    profile_options_t popt;
+    profile_options_init(&popt);
+    popt.thresholds = options->thresholds;
+    popt.profiled_at_us = options->now_us;
+    size_t profiled = 0;
+    for (size_t i = 0; i < st.count; i++) {
+        trace_t *trace = st.traces[i];
+        int has_run = 0;
+        for (size_t s = 0; s < trace_span_count(trace); s++)
+            if (trace_span(trace, s)->kind == SPAN_KIND_RUN)
+                has_run = 1;
+        popt.complete = has_run;
+        char err[512];
+        trace_resolve_span_dependencies(trace, OTLP_LINKS_ATTRIBUTE);
+        trace_number_repeated_nodes(trace, OTLP_ATTEMPT_BY_NAME_ATTRIBUTE);
+        profile_t *profile = profile_compute(trace, options->pricing, &popt, err, sizeof(err));
+        if (!profile) {
+            fprintf(stderr, "dagprof: %s: trace %s: %s\n", st.path, st.ids[i], err);
+            continue;
+        }
+        int cb_rc = cb(opaque, profile, trace);
+        profile_free(profile);
+        if (cb_rc != 0) {
+            rc = cb_rc;
+            goto done;
+        }
+        profiled++;
+    }
+    result->traces = profiled;
+    if (profiled == 0) {
+        snprintf(errstr, errstr_size, "%s: no valid span to profile%s", st.path,
+                 st.bad_total ? " (every record was malformed)" : "");
+        goto done;
+    }
+    rc = 0;
+done:
+    offline_state_free(&st);
+    return rc;
+}

@@ -15,6 +15,7 @@
 
 #include "pricing.h"
 #include "profile.h"
+#include "trace.h"
 
 typedef struct offline_options {
     const pricing_t *pricing;
@@ -39,5 +40,20 @@ typedef struct offline_result {
  * span at all. `path` "-" is standard input. */
 int offline_profile_file(const char *path, const offline_options_t *options, FILE *out,
                          offline_result_t *result, char *errstr, size_t errstr_size);
+
+/* ---- Profiles of a file, one at a time (the fleet view, consumer/trends.h) */
+
+/* Called with each profile of the file and the trace it came from; both are
+ * freed after the call. A non-zero return stops reading and is returned. */
+typedef int (*offline_profile_cb)(void *opaque, const profile_t *profile, const trace_t *trace);
+
+/* Read `path` as offline_profile_file() does and hand each profile to `cb`
+ * instead of writing it (options->json, ascii, color and html are not used).
+ * A trace that cannot be profiled is reported on stderr and skipped. Returns
+ * 0, the callback's non-zero value, or -1 with errstr when the file cannot be
+ * read or holds no valid span. */
+int offline_profile_each(const char *path, const offline_options_t *options,
+                         offline_profile_cb cb, void *opaque, offline_result_t *result,
+                         char *errstr, size_t errstr_size);
 
 #endif

@@ -667,6 +667,15 @@ static int model_figures_cmp(const void *a, const void *b) {
     return strcmp(x->model, y->model);
 }
 
+/* Records are read back from outside (Redis): their counts may be anything. */
+static int64_t sat_add(int64_t a, int64_t b) {
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 static double share(double part, double whole) {
     return whole > 0 ? part / whole : 0.0;
 }
@@ -767,8 +776,8 @@ baseline_figures_t *baseline_figures(const baseline_t *baseline, char *errstr, s
                 if (strmap_put(&model_map, model->model, index, NULL) < 0)
                     goto fail;
             }
-            models[index].calls += model->calls;
-            models[index].tokens += model->tokens;
+            models[index].calls = sat_add(models[index].calls, model->calls);
+            models[index].tokens = sat_add(models[index].tokens, model->tokens);
             models[index].cost_usd += model->cost_usd;
         }
     }
@@ -823,7 +832,8 @@ baseline_figures_t *baseline_figures(const baseline_t *baseline, char *errstr, s
         out->cost_share = share(acc->cost_usd, total_cost);
     }
     f->node_count = node_count;
-    qsort(f->nodes, f->node_count, sizeof(*f->nodes), node_figures_cmp);
+    if (f->node_count > 1)
+        qsort(f->nodes, f->node_count, sizeof(*f->nodes), node_figures_cmp);
     if (model_count) {
         f->models = arena_alloc(block->arena, model_count * sizeof(*f->models));
         if (!f->models)
@@ -840,7 +850,8 @@ baseline_figures_t *baseline_figures(const baseline_t *baseline, char *errstr, s
         out->cost_share = share(models[i].cost_usd, total_cost);
     }
     f->model_count = model_count;
-    qsort(f->models, f->model_count, sizeof(*f->models), model_figures_cmp);
+    if (f->model_count > 1)
+        qsort(f->models, f->model_count, sizeof(*f->models), model_figures_cmp);
     f->projected_cost_day_usd = f->cost_usd.mean * f->runs_per_day;
     f->projected_cost_month_usd = f->projected_cost_day_usd * 30.0;
 
@@ -882,6 +893,37 @@ void baseline_figures_free(baseline_figures_t *figures) {
     figures_block_t *block = (figures_block_t *)figures;
     arena_free(block->arena);
     free(block);
+}
+
+baseline_figures_t *baseline_figures_new(size_t node_count, size_t model_count) {
+    figures_block_t *block = calloc(1, sizeof(*block));
+    if (!block || !(block->arena = arena_new()))
+        goto fail;
+    baseline_figures_t *f = &block->figures;
+    f->dag_id = "";
+    f->version = "";
+    if (node_count && (node_count > SIZE_MAX / sizeof(*f->nodes) ||
+                       !(f->nodes = arena_alloc(block->arena, node_count * sizeof(*f->nodes)))))
+        goto fail;
+    if (model_count && (model_count > SIZE_MAX / sizeof(*f->models) ||
+                        !(f->models = arena_alloc(block->arena, model_count * sizeof(*f->models)))))
+        goto fail;
+    f->node_count = node_count;
+    f->model_count = model_count;
+    return f;
+fail:
+    if (block)
+        arena_free(block->arena);
+    free(block);
+    return NULL;
+}
+
+char *baseline_figures_strdup(baseline_figures_t *figures, const char *text, size_t len) {
+    return arena_strcopy(((figures_block_t *)figures)->arena, text, len);
+}
+
+void *baseline_figures_alloc(baseline_figures_t *figures, size_t size) {
+    return arena_alloc(((figures_block_t *)figures)->arena, size);
 }
 
 const baseline_node_figures_t *baseline_figures_node(const baseline_figures_t *figures,
@@ -1008,7 +1050,9 @@ int baseline_check(const baseline_figures_t *figures, const baseline_run_t *run,
                             figures->window) < 0)
             goto fail;
     }
-    qsort(out->items + first_node, out->count - first_node, sizeof(*out->items), regression_ratio_cmp);
+    if (out->count - first_node > 1)
+        qsort(out->items + first_node, out->count - first_node, sizeof(*out->items),
+              regression_ratio_cmp);
     return 0;
 fail:
     set_err(errstr, errstr_size, "out of memory checking a run against its baseline");
@@ -1230,7 +1274,8 @@ baseline_comparison_t *baseline_compare(const baseline_run_t *const *runs_a, siz
         rank_test(cost[0], n_a, cost[1], n_b, &c->cost_test) < 0)
         goto fail;
 
-    qsort(nodes, node_count, sizeof(*nodes), node_values_cmp);
+    if (node_count > 1)
+        qsort(nodes, node_count, sizeof(*nodes), node_values_cmp);
     if (node_count) {
         c->nodes = arena_alloc(block->arena, node_count * sizeof(*c->nodes));
         if (!c->nodes)
@@ -1243,7 +1288,8 @@ baseline_comparison_t *baseline_compare(const baseline_run_t *const *runs_a, siz
             goto fail;
         double p50[2];
         for (int s = 0; s < 2; s++) {
-            qsort(nodes[i].exec[s], nodes[i].count[s], sizeof(double), double_cmp);
+            if (nodes[i].count[s] > 1)
+                qsort(nodes[i].exec[s], nodes[i].count[s], sizeof(double), double_cmp);
             p50[s] = sorted_quantile(nodes[i].exec[s], nodes[i].count[s], 0.50);
         }
         diff->runs_a = (int64_t)nodes[i].count[0];

@@ -202,6 +202,14 @@ typedef struct baseline_figures {
 baseline_figures_t *baseline_figures(const baseline_t *baseline, char *errstr, size_t errstr_size);
 void baseline_figures_free(baseline_figures_t *figures);
 
+/* For decoders that rebuild figures from a record (schemas/trend_avro.h):
+ * zeroed figures with room for the nodes and models (counts set), freed by
+ * baseline_figures_free(), and strings and memory that live as long as they
+ * do. NULL on OOM. */
+baseline_figures_t *baseline_figures_new(size_t node_count, size_t model_count);
+char *baseline_figures_strdup(baseline_figures_t *figures, const char *text, size_t len);
+void *baseline_figures_alloc(baseline_figures_t *figures, size_t size); /* zeroed */
+
 /* A node of the figures by id, or NULL. */
 const baseline_node_figures_t *baseline_figures_node(const baseline_figures_t *figures,
                                                      const char *node_id);

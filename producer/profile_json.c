@@ -69,6 +69,12 @@ static void put_double(json_writer_t *w, double value) {
     put(w, text);
 }
 
+int profile_json_double(buf_t *out, double value) {
+    json_writer_t w = {out, 0};
+    put_double(&w, value);
+    return w.failed ? -1 : 0;
+}
+
 static void put_bool(json_writer_t *w, bool value) {
     put(w, value ? "true" : "false");
 }

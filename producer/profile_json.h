@@ -38,4 +38,9 @@ int profile_json_write_recommendation(const profile_t *profile, size_t index, bu
 int profile_json_read(const char *text, size_t len, profile_t **out,
                       char *errstr, size_t errstr_size);
 
+/* One double the way the writer writes it (the fewest digits that read back,
+ * 0 for NaN, infinities and -0), for other JSON writers (the fleet view).
+ * 0, or -1 when memory ran out. */
+int profile_json_double(buf_t *out, double value);
+
 #endif

@@ -44,6 +44,7 @@ typedef struct report {
     struct chart_row *rows;          /* the bar chart being drawn */
     int node_columns;                /* width of the node id column */
     bool column_hidden[COL_COUNT];   /* node table columns left out to fit the width */
+    size_t start_len;                /* a writer's (report.h): where a failure cuts back to */
 } report_t;
 
 /* ---------------------------------------------------------------- output */
@@ -1087,4 +1088,128 @@ fail:
     free(r.rows);
     buf_free(&r.scratch);
     return -1;
+}
+
+/* ---------------------------------------------------------------- writer
+ *
+ * The helpers above, for views other than a profile's (report.h). A writer is
+ * a report_t without a profile. */
+
+report_writer_t *report_writer_new(buf_t *out, const report_options_t *options) {
+    report_options_t defaults;
+    if (!options) {
+        report_options_init(&defaults);
+        options = &defaults;
+    }
+    report_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->out = out;
+    r->line_start = out->len;
+    r->width = options->width > 0 ? options->width : REPORT_DEFAULT_WIDTH;
+    if (r->width < REPORT_MIN_WIDTH)
+        r->width = REPORT_MIN_WIDTH;
+    if (r->width > REPORT_MAX_WIDTH)
+        r->width = REPORT_MAX_WIDTH;
+    r->ascii = options->ascii;
+    r->color = options->color;
+    r->max_rows = options->max_rows > 0 ? options->max_rows : REPORT_DEFAULT_MAX_ROWS;
+    buf_init(&r->scratch);
+    r->start_len = out->len;
+    return r;
+}
+
+int report_writer_finish(report_writer_t *w) {
+    int failed = w->failed;
+    if (failed)
+        buf_truncate(w->out, w->start_len);
+    buf_free(&w->scratch);
+    free(w->rows);
+    free(w);
+    return failed ? -1 : 0;
+}
+
+int report_writer_width(const report_writer_t *w) {
+    return w->width;
+}
+
+size_t report_writer_max_rows(const report_writer_t *w) {
+    return w->max_rows;
+}
+
+bool report_writer_ascii(const report_writer_t *w) {
+    return w->ascii;
+}
+
+void report_writer_put(report_writer_t *w, const char *text) {
+    put(w, text);
+}
+
+void report_writer_spaces(report_writer_t *w, int count) {
+    spaces(w, count);
+}
+
+void report_writer_newline(report_writer_t *w) {
+    newline(w);
+}
+
+void report_writer_bold(report_writer_t *w, bool on) {
+    style(w, on ? ANSI_BOLD : ANSI_RESET);
+}
+
+void report_writer_section(report_writer_t *w, const char *title) {
+    section(w, title);
+}
+
+void report_writer_cell(report_writer_t *w, const char *text, int columns, bool align_right) {
+    put_cell(w, text, columns, align_right);
+}
+
+int report_writer_columns(report_writer_t *w, const char *text) {
+    return string_columns(w, text);
+}
+
+void report_writer_wrapped(report_writer_t *w, const char *text, int first_column, int indent) {
+    put_wrapped(w, text, first_column, indent);
+}
+
+void report_writer_more(report_writer_t *w, size_t count, const char *what) {
+    more_rows(w, count, what);
+}
+
+int report_writer_bar_chart(report_writer_t *w, const char *title, const char *empty,
+                            const char *what, bool money, const char *const *labels,
+                            const double *values, size_t count) {
+    chart_t chart = {title, empty, what, money};
+    free(w->rows);
+    w->rows = calloc(count ? count : 1, sizeof(*w->rows));
+    if (!w->rows) {
+        w->failed = 1;
+        return -1;
+    }
+    size_t rows = 0;
+    for (size_t i = 0; i < count; i++)
+        chart_add(w, &rows, labels[i], values[i]);
+    bar_chart(w, &chart, rows);
+    return w->failed ? -1 : 0;
+}
+
+void report_writer_duration(const report_writer_t *w, int64_t us, char *text, size_t size) {
+    format_duration(w, us, text, size);
+}
+
+void report_format_cost(double usd, char *text, size_t size) {
+    format_cost(usd, text, size);
+}
+
+void report_format_count(int64_t value, char *text, size_t size) {
+    format_count(value, text, size);
+}
+
+void report_format_percent(double value, char *text, size_t size) {
+    format_percent(value, text, size);
+}
+
+void report_format_time(int64_t epoch_us, char *text, size_t size) {
+    format_time(epoch_us, text, size);
 }

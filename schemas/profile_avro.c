@@ -1097,3 +1097,45 @@ int profile_avro_decode(profile_avro_t *avro, const void *data, size_t len,
         snprintf(errstr, errstr_size, "profile_avro: not a Profile record: %s", bare_problem);
     return -1;
 }
+
+/* ---------------------------------------------------------------- avro_bin.h
+ *
+ * The writers and the scanner above, for the other record codecs (trend_avro.c). */
+
+#include "avro_bin.h"
+
+#define AVRO_BIN_CALL(w, call)                                        \
+    do {                                                              \
+        avro_codec_t codec = {(w)->errstr, (w)->errstr_size};         \
+        avro_out_t o = {(w)->buf, &codec, (w)->failed};               \
+        call;                                                         \
+        (w)->failed = o.failed;                                       \
+    } while (0)
+
+void avro_bin_long(avro_bin_t *w, int64_t value) {
+    AVRO_BIN_CALL(w, put_long(&o, value));
+}
+
+void avro_bin_double(avro_bin_t *w, double value) {
+    AVRO_BIN_CALL(w, put_double(&o, value));
+}
+
+void avro_bin_bool(avro_bin_t *w, bool value) {
+    AVRO_BIN_CALL(w, put_bool(&o, value));
+}
+
+void avro_bin_string(avro_bin_t *w, const char *name, const char *text) {
+    AVRO_BIN_CALL(w, put_string(&o, name, text));
+}
+
+void avro_bin_nullable_string(avro_bin_t *w, const char *name, const char *text) {
+    AVRO_BIN_CALL(w, put_nullable_string(&o, name, text));
+}
+
+void avro_bin_block(avro_bin_t *w, size_t count) {
+    AVRO_BIN_CALL(w, put_block(&o, count));
+}
+
+bool avro_bin_scan(avro_schema_t schema, const void *data, size_t len, const char **problem) {
+    return scan_record(schema, data, len, problem);
+}

@@ -447,7 +447,9 @@ START_TEST(test_dump_masks_secrets) {
     ck_assert(has_line(&dump, "redis.password =   # default"));
     const char *head = "batch.size = 1000  # default\n"
                        "batch.timeout.ms = 100  # default\n"
+                       "compare = false  # default\n"
                        "config =   # default\n"
+                       "dag =   # default\n"
                        "due.poll.ms = 20  # default\n";
     ck_assert_int_eq(strncmp(dump.data, head, strlen(head)), 0);
     buf_free(&dump);

@@ -665,7 +665,7 @@ START_TEST(trends_bad_input) {
     ck_assert_uint_eq(harness_file_count(log, "is not one of 1h, 24h, 7d"), 1);
     const char *nodag[] = {DAGPROF, "trends", "--compare", "v1", "v2", NULL};
     stream_run_to_exit(&fx, nodag, log, 2);
-    ck_assert_uint_eq(harness_file_count(log, "name it with --dag ID"), 1);
+    ck_assert_uint_eq(harness_file_count(log, "name the DAG whose versions they are with --dag ID"), 1);
     const char *unknown[] = {DAGPROF, "trends", "--dag", "nothing-here", NULL};
     stream_run_to_exit(&fx, unknown, log, 1);
     ck_assert_uint_eq(harness_file_count(log, "no runs of DAG \"nothing-here\" in Redis"), 1);
