@@ -99,6 +99,14 @@ size_t fleet_view_pending(const fleet_view_t *view) {
     return view->queue_count;
 }
 
+uint64_t fleet_view_round_trips(const fleet_view_t *view) {
+    return baseline_store_round_trips(view->store);
+}
+
+uint64_t fleet_view_commands(const fleet_view_t *view) {
+    return baseline_store_commands(view->store);
+}
+
 /* ---- reading a window ------------------------------------------------- */
 
 typedef struct fv_reader {

@@ -74,6 +74,10 @@ int fleet_view_flush(fleet_view_t *view, int64_t now_ms, char *errstr, size_t er
 /* Runs queued and not yet put. */
 size_t fleet_view_pending(const fleet_view_t *view);
 
+/* Redis round trips and commands of the fleet view so far. */
+uint64_t fleet_view_round_trips(const fleet_view_t *view);
+uint64_t fleet_view_commands(const fleet_view_t *view);
+
 /* ---- reading baselines (dagprof trends) ------------------------------- */
 
 /* The figures of one DAG and version over `window`, ending at its latest run

@@ -1201,6 +1201,10 @@ static void stream_metrics_poll(profiler_t *pr) {
     pthread_mutex_lock(&s->lock);
     uint64_t round_trips = s->ingest_round_trips, commands = s->ingest_commands;
     pthread_mutex_unlock(&s->lock);
+    if (pr->fleet) { /* the fleet view's puts and reads are Redis traffic too */
+        round_trips += fleet_view_round_trips(pr->fleet);
+        commands += fleet_view_commands(pr->fleet);
+    }
     metrics_set_redis_round_trips(s->metrics, round_trips + trace_store_round_trips(pr->store),
                                   commands + trace_store_commands(pr->store));
 }

@@ -32,7 +32,13 @@
 #include "trend_record.h"
 
 #define DAGPROF DAGPROF_BINARY_DIR "/dagprof"
-#define SETTLE_S 420 /* a slow, busy machine: generous */
+/* How long a figure may take to settle: generous, for a slow, busy machine;
+ * FLEET_SETTLE_S shortens it when checking that the tests fail on broken code. */
+#define SETTLE_S settle_s()
+static int settle_s(void) {
+    const char *v = getenv("FLEET_SETTLE_S");
+    return v && atoi(v) > 0 ? atoi(v) : 420;
+}
 
 static stream_fixture_t fx;
 
@@ -328,6 +334,36 @@ static json_t *stored_revisions(void) {
     return revs;
 }
 
+/* The Redis memory the baseline keys take per run, printed for the README. */
+static void print_memory_per_run(long long runs) {
+    char err[256];
+    redisContext *c = harness_redis_connect(fx.redis, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    long long bytes = 0, record_bytes = 0, cursor = 0;
+    do {
+        redisReply *r = redisCommand(c, "SCAN %lld MATCH dagprof:b1:* COUNT 1000", cursor);
+        ck_assert_ptr_nonnull(r);
+        cursor = strtoll(r->element[0]->str, NULL, 10);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const char *key = r->element[1]->element[i]->str;
+            redisReply *m = redisCommand(c, "MEMORY USAGE %s SAMPLES 0", key);
+            if (m && m->type == REDIS_REPLY_INTEGER)
+                bytes += m->integer;
+            freeReplyObject(m);
+            if (strstr(key, ":rec:")) {
+                redisReply *v = redisCommand(c, "HVALS %s", key);
+                for (size_t j = 0; v && j < v->elements; j++)
+                    record_bytes += (long long)v->element[j]->len;
+                freeReplyObject(v);
+            }
+        }
+        freeReplyObject(r);
+    } while (cursor != 0);
+    redisFree(c);
+    fprintf(stderr, "fleet view: %lld runs take %lld bytes of Redis memory, %.0f per run (records %.0f bytes each)\n",
+            runs, bytes, (double)bytes / (double)runs, (double)record_bytes / (double)runs);
+}
+
 /* ---- producing by hand ------------------------------------------------------------------- */
 
 static rd_kafka_t *producer_new(void) {
@@ -401,6 +437,7 @@ START_TEST(two_instances_replays_and_late_spans_match_offline) {
     wait_live_equals(expected, SETTLE_S);
     json_t *before = stored_revisions();
     ck_assert_uint_eq(json_object_size(before), RUNS);
+    print_memory_per_run(RUNS);
 
     /* the whole input topic twice more, then a late llm span for three runs */
     long long consumed = metric_value(a.metrics_port, "dagprof_spans_consumed_total") +
