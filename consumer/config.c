@@ -48,6 +48,7 @@ static const char G_TAIL[] = "dagprof tail";
 static const char G_THRESH[] = "Bottleneck thresholds";
 static const char G_OUTPUT[] = "Output records (dag-profiles, dag-recommendations)";
 static const char G_HTML[] = "HTML report (--format html)";
+static const char G_FLEET[] = "Fleet view (live baselines, regressions, dag-trends)";
 static const char G_TRENDS[] = "Fleet view (dagprof profile --trends, dagprof trends)";
 
 static const option_def_t options[] = {
@@ -201,6 +202,25 @@ static const option_def_t options[] = {
         "regression: baseline runs (for a node: runs with the node) needed first"),
     DBL(G_TRENDS, "regression.node.factor", "2", 1, DNOMAX,
         "regression: a node's exec above this x the node's p95"),
+
+    BOOL(G_FLEET, "fleet.enabled", "true",
+         "dagprof run: keep per-DAG baselines in Redis, flag regressions, publish trend records"),
+    INT(G_FLEET, "fleet.refresh.ms", "10000", 100, 86400000,
+        "how often the cached 24 h baselines the regression rule reads are refreshed"),
+    INT(G_FLEET, "fleet.regression.min.runs", "50", 1, NOMAX,
+        "a regression needs a baseline of at least this many runs"),
+    DBL(G_FLEET, "fleet.regression.factor", "1.5", 1, DNOMAX,
+        "regression: a run's wall or cost exceeds its baseline's p95 by this factor"),
+    DBL(G_FLEET, "fleet.regression.node.factor", "2", 1, DNOMAX,
+        "regression: a node's exec time exceeds its baseline's p95 by this factor"),
+    INT(G_FLEET, "fleet.trend.interval.s", "60", 1, 86400,
+        "periodic trend record of each DAG and version, one instance publishing it"),
+    INT(G_FLEET, "fleet.metrics.top", "20", 0, 10000,
+        "baseline gauges on /metrics for this many DAGs (most runs), bounding label cardinality"),
+    STR(G_FLEET, "output.trends.topic", "dag-trends", "TOPIC", OPT_NONEMPTY,
+        "topic of trend records, keyed by dag_id"),
+    STR(G_FLEET, "dag", "", "ID", 0,
+        "dagprof trends: only this DAG; with --compare A B, the DAG whose versions A and B are compared"),
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])

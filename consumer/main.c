@@ -6,6 +6,8 @@
  *   dagprof loadgen [options]                     produce a synthetic fleet of runs
  *   dagprof profile --trends [--window 1h|24h|7d] FILE|DIR...   fleet baselines (trends.h)
  *   dagprof trends --compare A B                  compare two sets of runs (trends.h)
+ *   dagprof trends  [--dag ID] [--window W] [--format text|json]   live baselines from Redis
+ *   dagprof trends --dag ID --compare A B         two versions of a DAG, from Redis
  *
  * Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration. */
 #include <signal.h>
@@ -28,6 +30,7 @@
 #include "stream.h"
 #include "tail.h"
 #include "trends.h"
+#include "trends_live.h"
 
 extern char **environ;
 
@@ -63,6 +66,8 @@ static void usage(FILE *out) {
           "  loadgen [options]                                     produce a synthetic fleet\n"
           "  profile --trends [--window 1h|24h|7d] FILE|DIR...     fleet baselines per DAG\n"
           "  trends --compare A B                                  compare two sets of runs\n"
+          "  trends [--dag ID] [--window 1h|24h|7d]                live fleet baselines from Redis\n"
+          "  trends --dag ID --compare A B                         two versions of a DAG, from Redis\n"
           "  version                                               print the version\n"
           "\n"
           "Every option is also read from the config file (--config) and from DAGPROF_*\n"
@@ -185,6 +190,7 @@ static int cmd_run(const config_t *cfg) {
     opt.pricing = pricing;
     setup_thresholds(cfg, &opt.thresholds);
     setup_store_options(cfg, &opt.store);
+    opt.fleet_enabled = setup_fleet_options(cfg, &opt.fleet);
     opt.topic_spans = config_get(cfg, "topic.spans");
     opt.topic_profiles = config_get(cfg, "topic.profiles");
     opt.topic_recommendations = config_get(cfg, "topic.recommendations");
@@ -317,6 +323,43 @@ static int cmd_loadgen(const config_t *cfg) {
     return 0;
 }
 
+/* `dagprof trends` without trace files: the live baselines the stream processor
+ * keeps in Redis (trends_live.h). */
+static int cmd_trends_live(const config_t *cfg) {
+    char err[1024];
+    trends_live_options_t opt;
+    memset(&opt, 0, sizeof(opt));
+    setup_store_options(cfg, &opt.store);
+    opt.dag_id = config_get(cfg, "dag");
+    baseline_window_parse(config_get(cfg, "window"), &opt.window); /* the option table checked it */
+    opt.json = strcmp(config_get(cfg, "format"), "json") == 0;
+    if (config_get_bool(cfg, "compare")) {
+        if (config_positional_count(cfg) != 2) {
+            fprintf(stderr, "dagprof trends: --compare takes two versions, A and B, of the DAG --dag names\n");
+            return 2;
+        }
+        if (!opt.dag_id || !opt.dag_id[0]) {
+            /* A or B is no trace file or directory (else the files were compared) */
+            fprintf(stderr, "dagprof trends --compare: %s: no such file or directory (versions are compared from "
+                            "the live baselines in Redis): name the DAG whose versions they are with --dag ID\n",
+                    access(config_positional(cfg, 0), F_OK) != 0 ? config_positional(cfg, 0)
+                                                                 : config_positional(cfg, 1));
+            return 2;
+        }
+        opt.compare_a = config_positional(cfg, 0);
+        opt.compare_b = config_positional(cfg, 1);
+    } else if (config_positional_count(cfg) > 0) {
+        fprintf(stderr, "dagprof trends: unexpected argument \"%s\"\n", config_positional(cfg, 0));
+        return 2;
+    }
+    int rc = trends_live_run(&opt, stdout, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "dagprof trends: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- The fleet view offline (consumer/trends.h) ---------------------------- */
 
 /* The options of both fleet commands; 0, or 2 (usage) with a message printed. */
@@ -394,24 +437,16 @@ static int cmd_profile_trends(const config_t *cfg) {
 
 static int cmd_trends(const config_t *cfg) {
     char err[1024];
-    if (!config_get_bool(cfg, "compare")) {
-        fprintf(stderr, "dagprof trends: reading the live baselines needs --compare A B here; "
-                        "for trace files use dagprof profile --trends FILE|DIR...\n");
-        return 2;
-    }
+    if (!config_get_bool(cfg, "compare"))
+        return cmd_trends_live(cfg);
     if (config_positional_count(cfg) != 2) {
         fprintf(stderr, "dagprof trends --compare: name two trace files or directories, A and B\n");
         return 2;
     }
     const char *paths[2] = {config_positional(cfg, 0), config_positional(cfg, 1)};
-    for (int i = 0; i < 2; i++)
-        if (access(paths[i], F_OK) != 0) {
-            fprintf(stderr,
-                    "dagprof trends --compare: %s: no such file or directory (versions are "
-                    "compared from the live baselines in Redis)\n",
-                    paths[i]);
-            return 2;
-        }
+    /* A and B that are not paths name versions, which only Redis knows */
+    if (access(paths[0], F_OK) != 0 || access(paths[1], F_OK) != 0)
+        return cmd_trends_live(cfg);
     trends_options_t topt;
     offline_options_t oopt;
     pricing_t *pricing = NULL;
@@ -493,6 +528,12 @@ int main(int argc, char **argv) {
                 argv[i] = renamed;
             }
         }
+    /* `dagprof trends --compare 1 2`: --compare never takes a value, so a
+     * version named "1" is a version, not the flag's */
+    if (run == cmd_trends)
+        for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+            if (strcmp(argv[i], "--compare") == 0)
+                argv[i] = "--compare=true";
     if (config_load(cfg, argc - 2, argv + 2, environ, err, sizeof(err)) != 0) {
         fprintf(stderr, "dagprof %s: %s\n", command, err);
         config_free(cfg);

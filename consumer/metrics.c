@@ -67,9 +67,12 @@ struct metrics {
     uint64_t delay_buckets[METRICS_DELAY_BUCKETS];
     summary_t delay;
     ui_t *ui; /* GET /ui, when set: not owned */
+    struct metrics_fleet *fleet; /* fleet view figures, NULL until set */
 };
 
 static int metrics_render_recovery(metrics_t *m, buf_t *out);
+static int metrics_render_fleet(metrics_t *m, buf_t *out);
+static void metrics_fleet_free(struct metrics_fleet *fleet);
 
 static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
@@ -164,6 +167,7 @@ void metrics_free(metrics_t *m) {
         return;
     if (m->daemon)
         MHD_stop_daemon(m->daemon);
+    metrics_fleet_free(m->fleet);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -302,6 +306,7 @@ int metrics_render(metrics_t *m, buf_t *out) {
             rc |= buf_printf(out, "dagprof_consumer_lag{partition=\"%d\"} %lld\n", (int)m->partitions[i],
                              (long long)m->lag[i]);
     rc |= metrics_render_recovery(m, out);
+    rc |= metrics_render_fleet(m, out);
     rc |= buf_printf(out, "# HELP dagprof_up 1 when healthy, 0 when degraded\n# TYPE dagprof_up gauge\ndagprof_up %d\n",
                      m->healthy);
     pthread_mutex_unlock(&m->lock);
@@ -374,5 +379,169 @@ static int metrics_render_recovery(metrics_t *m, buf_t *out) {
     rc |= buf_printf(out, "dagprof_profile_delay_seconds_bucket{le=\"+Inf\"} %llu\n"
                           "dagprof_profile_delay_seconds_sum %.6f\ndagprof_profile_delay_seconds_count %llu\n",
                      (unsigned long long)m->delay.count, m->delay.sum, (unsigned long long)m->delay.count);
+    return rc;
+}
+
+/* ---- fleet view -------------------------------------------------------------------- */
+
+static const char *const regression_types[] = {"wall_us", "cost_usd", "node_exec_us"};
+#define METRICS_REGRESSION_TYPES (sizeof(regression_types) / sizeof(regression_types[0]))
+
+struct metrics_fleet {
+    uint64_t puts;
+    uint64_t regressions[METRICS_REGRESSION_TYPES];
+    struct {
+        char *dag_id, *version;
+        int64_t runs;
+        double wall_s[3], cost_usd[3];
+    } *rows;
+    size_t row_count;
+};
+
+static void metrics_fleet_rows_free(struct metrics_fleet *f) {
+    for (size_t i = 0; i < f->row_count; i++) {
+        free(f->rows[i].dag_id);
+        free(f->rows[i].version);
+    }
+    free(f->rows);
+    f->rows = NULL;
+    f->row_count = 0;
+}
+
+static void metrics_fleet_free(struct metrics_fleet *fleet) {
+    if (!fleet)
+        return;
+    metrics_fleet_rows_free(fleet);
+    free(fleet);
+}
+
+/* Called with the lock held: the fleet block, made on first use. */
+static struct metrics_fleet *metrics_fleet(metrics_t *m) {
+    if (!m->fleet)
+        m->fleet = calloc(1, sizeof(*m->fleet));
+    return m->fleet;
+}
+
+void metrics_count_baseline_puts(metrics_t *m, uint64_t n) {
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    struct metrics_fleet *f = metrics_fleet(m);
+    if (f)
+        f->puts += n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_count_regression(metrics_t *m, const char *type) {
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    struct metrics_fleet *f = metrics_fleet(m);
+    for (size_t i = 0; f && i < METRICS_REGRESSION_TYPES; i++)
+        if (strcmp(type, regression_types[i]) == 0)
+            f->regressions[i]++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static int baseline_row_cmp(const void *a, const void *b) {
+    const metrics_baseline_t *x = a, *y = b;
+    if (x->runs != y->runs)
+        return x->runs > y->runs ? -1 : 1;
+    int c = strcmp(x->dag_id, y->dag_id);
+    return c ? c : strcmp(x->version, y->version);
+}
+
+void metrics_set_baselines(metrics_t *m, const metrics_baseline_t *rows, size_t count, size_t top) {
+    if (!m)
+        return;
+    metrics_baseline_t *sorted = malloc((count ? count : 1) * sizeof(*sorted));
+    if (!sorted)
+        return;
+    memcpy(sorted, rows, count * sizeof(*sorted));
+    qsort(sorted, count, sizeof(*sorted), baseline_row_cmp);
+    if (count > top)
+        count = top;
+    pthread_mutex_lock(&m->lock);
+    struct metrics_fleet *f = metrics_fleet(m);
+    if (f) {
+        metrics_fleet_rows_free(f);
+        f->rows = calloc(count ? count : 1, sizeof(*f->rows));
+        for (size_t i = 0; f->rows && i < count; i++) {
+            f->rows[i].dag_id = strdup(sorted[i].dag_id);
+            f->rows[i].version = strdup(sorted[i].version);
+            if (!f->rows[i].dag_id || !f->rows[i].version) {
+                free(f->rows[i].dag_id);
+                free(f->rows[i].version);
+                break;
+            }
+            f->rows[i].runs = sorted[i].runs;
+            memcpy(f->rows[i].wall_s, sorted[i].wall_s, sizeof(sorted[i].wall_s));
+            memcpy(f->rows[i].cost_usd, sorted[i].cost_usd, sizeof(sorted[i].cost_usd));
+            f->row_count++;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(sorted);
+}
+
+/* A label value as Prometheus' text format escapes it. */
+static int metrics_label(buf_t *out, const char *value) {
+    int rc = 0;
+    for (const char *p = value; *p; p++)
+        rc |= *p == '\\' ? buf_puts(out, "\\\\") : *p == '"' ? buf_puts(out, "\\\"")
+              : *p == '\n' ? buf_puts(out, "\\n") : buf_putc(out, *p);
+    return rc;
+}
+
+static int metrics_baseline_labels(buf_t *out, const struct metrics_fleet *f, size_t i, const char *quantile) {
+    int rc = buf_puts(out, "{dag_id=\"");
+    rc |= metrics_label(out, f->rows[i].dag_id);
+    rc |= buf_puts(out, "\",version=\"");
+    rc |= metrics_label(out, f->rows[i].version);
+    if (quantile)
+        rc |= buf_printf(out, "\",quantile=\"%s", quantile);
+    rc |= buf_puts(out, "\"}");
+    return rc;
+}
+
+/* Called with the lock held. */
+static int metrics_render_fleet(metrics_t *m, buf_t *out) {
+    const struct metrics_fleet *f = m->fleet;
+    static const struct metrics_fleet none;
+    if (!f)
+        f = &none;
+    static const char *const quantiles[3] = {"0.5", "0.95", "0.99"};
+    int rc = 0;
+    rc |= buf_printf(out, "# HELP dagprof_baseline_puts_total Run records put in the fleet baselines (replays included)\n"
+                          "# TYPE dagprof_baseline_puts_total counter\ndagprof_baseline_puts_total %llu\n",
+                     (unsigned long long)f->puts);
+    rc |= buf_puts(out, "# HELP dagprof_regressions_total Runs above their baseline, by what regressed\n"
+                        "# TYPE dagprof_regressions_total counter\n");
+    for (size_t i = 0; i < METRICS_REGRESSION_TYPES; i++)
+        rc |= buf_printf(out, "dagprof_regressions_total{type=\"%s\"} %llu\n", regression_types[i],
+                         (unsigned long long)f->regressions[i]);
+    rc |= buf_puts(out, "# HELP dagprof_baseline_runs Runs in the 24h baseline, for the fleet.metrics.top DAGs with the most\n"
+                        "# TYPE dagprof_baseline_runs gauge\n");
+    for (size_t i = 0; i < f->row_count; i++) {
+        rc |= buf_puts(out, "dagprof_baseline_runs");
+        rc |= metrics_baseline_labels(out, f, i, NULL);
+        rc |= buf_printf(out, " %lld\n", (long long)f->rows[i].runs);
+    }
+    rc |= buf_puts(out, "# HELP dagprof_baseline_wall_seconds Wall time quantiles of the 24h baseline\n"
+                        "# TYPE dagprof_baseline_wall_seconds gauge\n");
+    for (size_t i = 0; i < f->row_count; i++)
+        for (int q = 0; q < 3; q++) {
+            rc |= buf_puts(out, "dagprof_baseline_wall_seconds");
+            rc |= metrics_baseline_labels(out, f, i, quantiles[q]);
+            rc |= buf_printf(out, " %.6f\n", f->rows[i].wall_s[q]);
+        }
+    rc |= buf_puts(out, "# HELP dagprof_baseline_cost_usd Cost quantiles of the 24h baseline\n"
+                        "# TYPE dagprof_baseline_cost_usd gauge\n");
+    for (size_t i = 0; i < f->row_count; i++)
+        for (int q = 0; q < 3; q++) {
+            rc |= buf_puts(out, "dagprof_baseline_cost_usd");
+            rc |= metrics_baseline_labels(out, f, i, quantiles[q]);
+            rc |= buf_printf(out, " %.8f\n", f->rows[i].cost_usd[q]);
+        }
     return rc;
 }

@@ -70,6 +70,22 @@ void metrics_observe_profile_delay(metrics_t *m, double seconds);
  * the metrics server: free it after metrics_free(). */
 void metrics_set_ui(metrics_t *m, ui_t *ui);
 
+/* ---- fleet view (fleet_view.h) ----
+ * Baseline gauges for the `top` DAGs and versions with the most runs in their
+ * 24 h baseline (the rest are left out, so label cardinality stays bounded
+ * by fleet.metrics.top x 3 quantiles); rows are copied. */
+typedef struct metrics_baseline {
+    const char *dag_id;
+    const char *version;
+    int64_t runs;
+    double wall_s[3];   /* p50, p95, p99 */
+    double cost_usd[3]; /* p50, p95, p99 */
+} metrics_baseline_t;
+void metrics_set_baselines(metrics_t *m, const metrics_baseline_t *rows, size_t count, size_t top);
+/* Both accept m = NULL (no metrics). */
+void metrics_count_baseline_puts(metrics_t *m, uint64_t n);
+void metrics_count_regression(metrics_t *m, const char *type); /* wall_us, cost_usd, node_exec_us */
+
 /* The /metrics text; and the /healthz state. */
 int metrics_render(metrics_t *m, buf_t *out);
 int metrics_healthy(metrics_t *m, char *reason, size_t reason_size);

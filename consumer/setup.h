@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
+#include "fleet_view.h"
 #include "pricing.h"
 #include "profile.h"
 #include "trace_store.h"
@@ -29,5 +30,10 @@ rd_kafka_conf_t *setup_kafka_conf(const config_t *config, const char *const *def
 
 /* redis.*, grace, idle, ttl and limit.* options. Strings are borrowed from config. */
 void setup_store_options(const config_t *config, trace_store_options_t *options);
+
+/* fleet.* and output.trends.topic into the fleet view's options (the store,
+ * output format, producer and metrics are the stream's). Returns
+ * fleet.enabled. Strings are borrowed from config. */
+int setup_fleet_options(const config_t *config, fleet_view_options_t *options);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fleet_view.h"
 #include "log.h"
 #include "metrics.h"
 #include "output_format.h"
@@ -74,6 +75,7 @@ typedef struct profiler {
     int backlog;          /* the last scan found a full batch: scan again at once */
     int32_t *owned;       /* a copy of the owned partitions, taken per scan */
     size_t owned_count, owned_cap;
+    fleet_view_t *fleet;  /* live baselines (fleet.enabled); NULL when off */
 } profiler_t;
 
 struct stream {
@@ -923,6 +925,32 @@ static int stream_lease_lost(int64_t lease_until_ms, int64_t margin_ms, const ch
     return 1;
 }
 
+/* ---- the fleet view (fleet_view.h) -------------------------------------------------- */
+
+/* Trend records go out through the profiler's producer, tracked by no publication. */
+static int stream_fleet_produce(void *opaque, const char *topic, const char *key, const void *value, size_t len) {
+    return stream_produce(opaque, topic, key, value, len, NULL, NULL);
+}
+
+/* The run's record is queued and the profile gets its regressions. A run
+ * that cannot be recorded is still published: the baseline misses one run. */
+static void stream_fleet_observe(profiler_t *pr, const trace_t *trace, profile_t *profile) {
+    char err[512];
+    if (pr->fleet && fleet_view_observe(pr->fleet, trace, profile, now_ms(), err, sizeof(err)) < 0)
+        log_event(LOG_WARN, "baseline_record_failed", "trace_id=%s error=\"%s\"", profile->trace_id, err);
+}
+
+/* The queued runs go to Redis before any trace is finished: -1 while they
+ * cannot, and then no trace may be finished (a crash would lose their runs). */
+static int stream_fleet_flush(profiler_t *pr) {
+    char err[512];
+    if (!pr->fleet || fleet_view_flush(pr->fleet, now_ms(), err, sizeof(err)) == 0)
+        return 0;
+    log_event(LOG_WARN, "redis_unavailable", "step=baseline_put runs=%zu error=\"%s\"",
+              fleet_view_pending(pr->fleet), err);
+    return -1;
+}
+
 /* 0: queued for publishing; 1: nothing to publish (finish as published); 2:
  * the lease ran out (leave the trace to whoever holds it now); -1: failed. */
 static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int64_t due_ms,
@@ -971,6 +999,7 @@ static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int6
         goto done;
     }
     metrics_observe_engine(s->metrics, (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9);
+    stream_fleet_observe(pr, trace, profile);
 
     pub = calloc(1, sizeof(*pub));
     if (!pub || !(pub->trace_id = strdup(t->trace_id)))
@@ -1046,6 +1075,8 @@ done:
 static void stream_finish_done(profiler_t *pr) {
     stream_t *s = pr->s;
     rd_kafka_poll(s->producer, 0);
+    if (stream_fleet_flush(pr) != 0)
+        return;
     if (!pr->done)
         return;
     size_t n = 0;
@@ -1170,6 +1201,10 @@ static void stream_metrics_poll(profiler_t *pr) {
     pthread_mutex_lock(&s->lock);
     uint64_t round_trips = s->ingest_round_trips, commands = s->ingest_commands;
     pthread_mutex_unlock(&s->lock);
+    if (pr->fleet) { /* the fleet view's puts and reads are Redis traffic too */
+        round_trips += fleet_view_round_trips(pr->fleet);
+        commands += fleet_view_commands(pr->fleet);
+    }
     metrics_set_redis_round_trips(s->metrics, round_trips + trace_store_round_trips(pr->store),
                                   commands + trace_store_commands(pr->store));
 }
@@ -1323,6 +1358,16 @@ int stream_run(const stream_options_t *opt, rd_kafka_conf_t *cconf, rd_kafka_con
     s.store = trace_store_new(&opt->store, errstr, errstr_size);
     if (!s.store || !(pr.store = trace_store_new(&opt->store, errstr, errstr_size)))
         goto fail;
+    if (opt->fleet_enabled) {
+        fleet_view_options_t fopt = opt->fleet;
+        fopt.store = opt->store;
+        fopt.output_format = opt->output_format;
+        fopt.produce = stream_fleet_produce;
+        fopt.produce_opaque = &s;
+        fopt.metrics = s.metrics;
+        if (!(pr.fleet = fleet_view_new(&fopt, errstr, errstr_size)))
+            goto fail;
+    }
 
     rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
     rd_kafka_conf_t *dlconf = rd_kafka_conf_dup(pconf);
@@ -1473,6 +1518,7 @@ fail:
         rd_kafka_conf_destroy(pconf);
     trace_store_free(s.store);
     trace_store_free(pr.store);
+    fleet_view_free(pr.fleet);
     profile_avro_free(pr.avro);
     output_format_free(pr.output);
     span_codec_free(s.codec);

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "fleet_view.h"
 #include "pricing.h"
 #include "profile.h"
 #include "trace_store.h"
@@ -48,6 +49,10 @@ typedef struct stream_options {
     int64_t output_schema_id_recommendation;
     ui_options_t ui;       /* GET /ui on the metrics server: the last profiles published */
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the batch, commit, leave */
+    /* fleet view: live baselines, regressions, trend records (fleet_view.h);
+     * its store, output format, producer and metrics are filled in by stream_run */
+    int fleet_enabled;
+    fleet_view_options_t fleet;
 } stream_options_t;
 
 /* Consumer group settings for a real-time profiler, as key, value pairs for

@@ -35,7 +35,8 @@ typedef struct profile_box {
 
 static const char *const bottleneck_names[] = {
     "slow_node", "high_token_usage", "excessive_retries", "tool_latency",
-    "dependency_wait", "sequential_bottleneck", "scheduling_delay", "error_node"};
+    "dependency_wait", "sequential_bottleneck", "scheduling_delay", "error_node",
+    "regression"};
 static const char *const recommendation_names[] = {
     "parallelize", "cache", "model_downgrade", "batch_operations", "reduce_context",
     "restructure_dag"};

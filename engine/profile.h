@@ -101,7 +101,10 @@ typedef enum profile_bottleneck_type {
     BOTTLENECK_DEPENDENCY_WAIT,
     BOTTLENECK_SEQUENTIAL_BOTTLENECK,
     BOTTLENECK_SCHEDULING_DELAY,
-    BOTTLENECK_ERROR_NODE
+    BOTTLENECK_ERROR_NODE,
+    /* a run or node far above its DAG's baseline: added by the fleet view
+     * (consumer/fleet_view.h), never by profile_compute */
+    BOTTLENECK_REGRESSION
 } profile_bottleneck_type_t;
 
 typedef enum profile_level {

@@ -115,7 +115,8 @@ static const char profile_schema_json[] =
     "        {\"name\": \"type\", \"type\": {\"type\": \"enum\", \"name\": \"BottleneckType\",\n"
     "          \"symbols\": [\"slow_node\", \"high_token_usage\", \"excessive_retries\", \"tool_latency\",\n"
     "                      \"dependency_wait\", \"sequential_bottleneck\", \"scheduling_delay\",\n"
-    "                      \"error_node\"]}},\n"
+    "                      \"error_node\", \"regression\"],\n"
+    "          \"default\": \"slow_node\"}},\n"
     "        {\"name\": \"node_id\", \"type\": [\"null\", \"string\"], \"doc\": \"null for a run-wide bottleneck\"},\n"
     "        {\"name\": \"severity\", \"type\": {\"type\": \"enum\", \"name\": \"Level\",\n"
     "                                      \"symbols\": [\"low\", \"medium\", \"high\"]}},\n"
@@ -484,7 +485,7 @@ int profile_avro_encode(profile_avro_t *avro, const profile_t *profile, buf_t *o
     put_block(&o, p->bottleneck_count);
     for (size_t i = 0; i < p->bottleneck_count; i++) {
         const profile_bottleneck_t *b = &p->bottlenecks[i];
-        put_enum(&o, "type", (int)b->type, 8);
+        put_enum(&o, "type", (int)b->type, 9);
         put_nullable_string(&o, "node_id", b->node_id);
         put_enum(&o, "severity", (int)b->severity, 3);
         put_double(&o, b->impact_pct);

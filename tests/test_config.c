@@ -449,6 +449,7 @@ START_TEST(test_dump_masks_secrets) {
                        "batch.timeout.ms = 100  # default\n"
                        "compare = false  # default\n"
                        "config =   # default\n"
+                       "dag =   # default\n"
                        "due.poll.ms = 20  # default\n";
     ck_assert_int_eq(strncmp(dump.data, head, strlen(head)), 0);
     buf_free(&dump);
