@@ -65,6 +65,11 @@ typedef struct trace_store_options {
     int64_t max_spans_per_trace;
     int64_t max_bytes_per_trace;
     int64_t max_open_traces; /* per partition */
+    /* Redis Cluster (redis_route.h): route each partition's commands to the
+     * master of its tag's slot; nodes are seeds ("host:port,..."), and imply
+     * cluster. Every script touches the keys of one partition, so one slot. */
+    int cluster;
+    const char *nodes;
 } trace_store_options_t;
 
 /* Connect; fails fast with errstr when Redis cannot be reached or refuses the
