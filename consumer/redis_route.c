@@ -536,9 +536,10 @@ static int starts_with(const char *s, const char *prefix) {
  * until each entry has its reply or the timeout has passed. */
 static int collect(redis_route_t *r, char *errstr, size_t errstr_size) {
     int64_t deadline = now_ms() + r->timeout_ms;
-    int backoff_ms = 20, rounds = 0;
+    int backoff_ms = 20, rounds = 0, unreachable = 0;
     for (;;) {
-        int refresh = 0, wait = 0, pending = 0;
+        /* a node that could not be reached last round: wait, then ask again */
+        int refresh = unreachable, wait = unreachable, pending = 0;
         for (size_t i = 0; i < r->queue_len; i++) {
             route_entry_t *e = &r->queue[i];
             if (e->state != ENTRY_SENT)
@@ -610,7 +611,7 @@ static int collect(redis_route_t *r, char *errstr, size_t errstr_size) {
         char ignored[256];
         if (refresh)
             map_refresh(r, ignored, sizeof(ignored));
-        int unreachable = 0;
+        unreachable = 0;
         send_unsent(r, &unreachable, errstr, errstr_size);
         write_dirty(r, errstr, errstr_size);
         if (unreachable && now_ms() >= deadline)
