@@ -1065,3 +1065,30 @@ int trace_store_open_count(trace_store_t *store, int32_t partition, int64_t *cou
     pipeline_free(&pl);
     return rc;
 }
+
+/* ---- the Redis nodes behind the store ------------------------------------------ */
+
+size_t trace_store_redis_nodes(const trace_store_t *store, redis_route_node_stats_t *out, size_t max) {
+    return redis_route_stats(store->route, out, max);
+}
+
+int trace_store_check_partitions(trace_store_t *store, const int32_t *partitions, size_t count,
+                                 char *errstr, size_t errstr_size) {
+    if (!redis_route_is_cluster(store->route) || count == 0)
+        return 0;
+    unsigned *slots = calloc(count, sizeof(*slots));
+    if (!slots) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        /* the due set's key: the slot every key of the partition shares */
+        char tag[1024];
+        int len = snprintf(tag, sizeof(tag), "%s:" TRACE_STORE_LAYOUT ":{%s:%d}:due", store->prefix,
+                           store->topic, (int)partitions[i]);
+        slots[i] = redis_route_slot(tag, len > 0 && (size_t)len < sizeof(tag) ? (size_t)len : 0);
+    }
+    int rc = redis_route_check_slots(store->route, slots, count, errstr, errstr_size);
+    free(slots);
+    return rc;
+}

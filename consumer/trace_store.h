@@ -43,6 +43,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "redis_route.h"
+
 /* The key layout's version, part of every key name. */
 #define TRACE_STORE_LAYOUT "v2"
 /* Bytes before a record's span_id: body length (4), span_id length (2). */
@@ -185,5 +187,15 @@ int trace_store_open_count(trace_store_t *store, int32_t partition, int64_t *cou
 /* Round trips made so far (each pipelined batch counts once). */
 uint64_t trace_store_round_trips(const trace_store_t *store);
 uint64_t trace_store_commands(const trace_store_t *store);
+
+/* ---- the Redis nodes behind the store (redis_route.h) ---- */
+
+/* Per node figures: fills up to max, returns the number of nodes. */
+size_t trace_store_redis_nodes(const trace_store_t *store, redis_route_node_stats_t *out, size_t max);
+/* On a cluster: 0 when every given partition's slot has a reachable master,
+ * else -1 with errstr. Without cluster: 0, asking nothing (the store's own
+ * errors tell when the one Redis is down). */
+int trace_store_check_partitions(trace_store_t *store, const int32_t *partitions, size_t count,
+                                 char *errstr, size_t errstr_size);
 
 #endif

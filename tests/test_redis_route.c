@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "harness.h"
+#include "buf.h"
 #include "harness_cluster.h"
+#include "metrics.h"
 #include "redis_route.h"
 #include "trace_store.h"
 
@@ -316,6 +318,77 @@ START_TEST(failover_reconnects) {
 }
 END_TEST
 
+/* ---- health and metrics: a slot whose master and replica are both gone ---- */
+
+START_TEST(slot_without_master_unhealthy) {
+    char err[512];
+    redis_route_t *r = open_route(3000);
+    route_set(r, "{gone}:a", "1");
+    route_set(r, "{kept}:a", "2");
+    unsigned gone = redis_route_slot("{gone}", 6), kept = redis_route_slot("{kept}", 6);
+    int master = harness_cluster_master_of(cluster, gone, err, sizeof(err));
+    int replica = harness_cluster_replica_of(cluster, master, err, sizeof(err));
+    ck_assert_int_ge(replica, 0);
+    int other = harness_cluster_master_of(cluster, kept, err, sizeof(err));
+    if (other == master) { /* the two tags on one master: pick a slot elsewhere */
+        for (unsigned s = 0; s < 16384; s += 512)
+            if (harness_cluster_master_of(cluster, s, err, sizeof(err)) != master) {
+                kept = s;
+                break;
+            }
+    }
+    ck_assert_msg(redis_route_check_slots(r, &gone, 1, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(harness_cluster_kill(cluster, master), 0);
+    ck_assert_int_eq(harness_cluster_kill(cluster, replica), 0);
+    ck_assert_int_eq(redis_route_check_slots(r, &gone, 1, err, sizeof(err)), -1);
+    char want[64];
+    snprintf(want, sizeof(want), "127.0.0.1:%d", harness_cluster_port(cluster, master));
+    ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+    ck_assert_msg(redis_route_check_slots(r, &kept, 1, err, sizeof(err)) == 0, "%s", err);
+    /* a command to the lost slot fails with errstr once the timeout is spent */
+    ck_assert_ptr_null(redis_route_command(r, "{gone}:a", err, sizeof(err), "GET {gone}:a"));
+    ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+
+    /* the figures as /metrics shows them, and /healthz degraded */
+    metrics_t *m = metrics_new("127.0.0.1", 0, err, sizeof(err));
+    ck_assert_ptr_nonnull(m);
+    metrics_set_health(m, 1, NULL);
+    redis_route_node_stats_t all[32];
+    size_t n = redis_route_stats(r, all, 32);
+    metrics_set_redis_nodes(m, 0, all, n);
+    metrics_set_redis_nodes(m, 1, all, n); /* the second store's: summed */
+    char reason[256];
+    ck_assert_int_eq(metrics_healthy(m, reason, sizeof(reason)), 1);
+    ck_assert_int_eq(redis_route_check_slots(r, &gone, 1, err, sizeof(err)), -1);
+    metrics_set_redis_slots(m, 0, err);
+    ck_assert_int_eq(metrics_healthy(m, reason, sizeof(reason)), 0);
+    ck_assert_str_eq(reason, err);
+    buf_t text = BUF_INIT;
+    ck_assert_int_eq(metrics_render(m, &text), 0);
+    const redis_route_node_stats_t *dead = NULL; /* in the snapshot given to the metrics */
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i].addr, want) == 0)
+            dead = &all[i];
+    ck_assert_ptr_nonnull(dead);
+    char line[256];
+    snprintf(line, sizeof(line), "dagprof_redis_node_errors_total{node=\"%s\"} %llu\n", want,
+             (unsigned long long)(2 * dead->errors));
+    if (!(dead->errors >= 1 && strstr(text.data, line)))
+        fprintf(stderr, "%s", text.data);
+    ck_assert_msg(dead->errors >= 1 && strstr(text.data, line), "no \"%s\" in /metrics", line);
+    snprintf(line, sizeof(line), "dagprof_redis_node_round_trips_total{node=\"%s\"} %llu\n", want,
+             (unsigned long long)(2 * dead->round_trips));
+    ck_assert_msg(strstr(text.data, line), "no \"%s\"", line);
+    ck_assert_ptr_nonnull(strstr(text.data, "dagprof_redis_slots_ok 0\n"));
+    ck_assert_ptr_nonnull(strstr(text.data, "dagprof_up 0\n"));
+    metrics_set_redis_slots(m, 1, NULL);
+    ck_assert_int_eq(metrics_healthy(m, reason, sizeof(reason)), 1);
+    buf_free(&text);
+    metrics_free(m);
+    redis_route_free(r);
+}
+END_TEST
+
 /* ---- bad input ---- */
 
 START_TEST(bad_options) {
@@ -427,6 +500,7 @@ int main(void) {
     tcase_add_test(tc, moved_and_ask_followed);
     tcase_add_test(tc, failover_reconnects);
     tcase_add_test(tc, bad_options);
+    tcase_add_test(tc, slot_without_master_unhealthy);
     tcase_add_test(tc, trace_store_cycle_on_cluster);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
