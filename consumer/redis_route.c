@@ -395,8 +395,7 @@ int redis_route_append(redis_route_t *r, unsigned slot, const char *cmd, size_t 
             return -1;
         if (redisAppendFormattedCommand(n->ctx, cmd, len) != REDIS_OK)
             return node_fail(r, 0, "cannot queue commands", errstr, errstr_size);
-        n->dirty = 1;
-        n->outstanding++;
+        n->dirty = 1; /* one Redis: no reply bookkeeping, hiredis keeps the order */
         return 0;
     }
     /* a cluster's command only joins the queue: where it goes is decided at
@@ -568,16 +567,16 @@ static int collect(redis_route_t *r, char *errstr, size_t errstr_size) {
             n->outstanding--;
             redisReply *rep = reply;
             if (rep->type == REDIS_REPLY_ERROR && starts_with(rep->str, "MOVED ")) {
+                r->nodes[e->node].st.moved++; /* before redirect_node: it may move r->nodes */
                 int to = redirect_node(r, rep->str);
                 if (to >= 0)
                     r->slots[e->slot] = to;
-                n->st.moved++;
                 refresh = 1;
                 e->state = ENTRY_UNSENT;
                 freeReplyObject(rep);
             } else if (rep->type == REDIS_REPLY_ERROR && starts_with(rep->str, "ASK ")) {
+                r->nodes[e->node].st.ask++;
                 e->ask_node = redirect_node(r, rep->str);
-                n->st.ask++;
                 e->state = ENTRY_UNSENT;
                 freeReplyObject(rep);
             } else if (rep->type == REDIS_REPLY_ERROR &&
@@ -630,7 +629,6 @@ int redis_route_get_reply(redis_route_t *r, redisReply **out, char *errstr, size
         }
         if (redisGetReply(n->ctx, &reply) != REDIS_OK || !reply)
             return node_fail(r, 0, "no reply", errstr, errstr_size);
-        n->outstanding--;
         *out = reply;
         return 0;
     }
