@@ -34,6 +34,10 @@
  * long as the spans, so a span that comes after its trace expired is
  * recognised and refused rather than starting a new trace of one span.
  *
+ * On a Redis Cluster (redis_route.h) every script and command touches one
+ * slot only: its keys are all declared in KEYS and share the partition's tag,
+ * and it is sent to that slot's master; a batch is one pipeline per master.
+ *
  * Round trips: one per appended batch, one per due scan, one per batch of
  * loads (a second when some loaded traces held only replays), one per batch of
  * finishes, whatever the number of spans. */
