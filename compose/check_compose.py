@@ -670,8 +670,10 @@ class Checker:
 
     def check_redis(self):
         """(service name, port) of the Redis service, or None."""
+        # the nodes of the "cluster" profile are checked by check_run_service
         found = {n: s for n, s in self.services.items()
-                 if image_name(s) == "redis" or image_name(s).endswith("/redis")}
+                 if (image_name(s) == "redis" or image_name(s).endswith("/redis"))
+                 and "cluster" not in s.get("profiles", [])}
         if not self.report.expect(len(found) == 1, "one Redis service: %s" % ", ".join(found),
                                   "expected one Redis service, found %d" % len(found)):
             return None
@@ -919,7 +921,13 @@ class Checker:
                           "%s: the image's HEALTHCHECK finds metrics port %s" % (where, port),
                           "%s: metrics.port comes from %s, but the image's HEALTHCHECK reads "
                           "DAGPROF_METRICS_PORT; set the port there" % (where, port_source))
-        if redis:
+        nodes = config.get("redis.nodes", ("", ""))[0]
+        if nodes:
+            # a Redis Cluster: every seed is a service of the file
+            unknown = [n for n in nodes.split(",") if n.strip().rsplit(":", 1)[0] not in self.services]
+            report.expect(not unknown, "%s: Redis Cluster seeds %s are services" % (where, nodes),
+                          "%s: redis.nodes %s names no service" % (where, ",".join(unknown)))
+        elif redis:
             host, _ = config["redis.host"]
             redis_port, _ = config["redis.port"]
             report.expect((host, redis_port) == redis,

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # stack.sh -- the local dagprof stack (Redis + Kafka) without a container engine.
 #
-#   compose/stack.sh start [--redis-port P] [--kafka-port P] [--partitions N]
+#   compose/stack.sh start [--redis-port P] [--kafka-port P] [--partitions N] [--redis-cluster]
 #   compose/stack.sh stop | status | env
+#
+# --redis-cluster starts a Redis Cluster instead of one Redis: 3 masters and
+# 3 replicas (redis-server --cluster-enabled yes, joined by redis-cli
+# --cluster create) on 127.0.0.1, ports from --redis-port (default 7000) up;
+# the env file then names them in DAGPROF_REDIS_NODES.
 #
 # Kafka is build/dagprof-mockbroker (librdkafka's mock cluster; set
 # DAGPROF_BUILD_DIR when the build dir is not <repo>/build), Redis is
@@ -35,7 +40,7 @@ die() {
 
 usage() {
     cat <<'EOF'
-usage: compose/stack.sh start [--redis-port P] [--kafka-port P] [--partitions N]
+usage: compose/stack.sh start [--redis-port P] [--kafka-port P] [--partitions N] [--redis-cluster]
        compose/stack.sh stop | status | env
 
   start    start redis-server and dagprof-mockbroker on 127.0.0.1 (no-op if running)
@@ -46,6 +51,8 @@ usage: compose/stack.sh start [--redis-port P] [--kafka-port P] [--partitions N]
   --redis-port P   Redis port (default 6379, or the next free one)
   --kafka-port P   fixed Kafka bootstrap port (default 9092, or the next free one)
   --partitions N   partitions per topic (default 6)
+  --redis-cluster  a 3-master 3-replica Redis Cluster on ports P..P+5 (default 7000)
+                   instead of one Redis; prints the seeds (DAGPROF_REDIS_NODES)
 EOF
 }
 
@@ -205,20 +212,107 @@ choose_port() {
     fi
 }
 
+# ---- Redis Cluster (--redis-cluster) ----
+readonly CLUSTER_NODES=6
+
+# The first port from $1 with six consecutive free ports whose bus ports
+# (+10000) are free too.
+cluster_ports() {
+    local base="$1" i ok
+    while ((base + CLUSTER_NODES - 1 + 10000 <= 65535)); do
+        ok=1
+        for ((i = 0; i < CLUSTER_NODES; i++)); do
+            if port_in_use $((base + i)) || port_in_use $((base + i + 10000)); then
+                ok=0
+                break
+            fi
+        done
+        if ((ok)); then
+            echo "$base"
+            return 0
+        fi
+        base=$((base + CLUSTER_NODES))
+    done
+    return 1
+}
+
+cluster_running() {
+    local i
+    for ((i = 0; i < CLUSTER_NODES; i++)); do
+        running_pid "redis-c$i" redis-server >/dev/null || return 1
+    done
+}
+
+cluster_ok() {
+    local i base="$1"
+    for ((i = 0; i < CLUSTER_NODES; i++)); do
+        redis-cli -p $((base + i)) cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    done
+}
+
+stop_cluster() {
+    local i
+    for ((i = 0; i < CLUSTER_NODES; i++)); do
+        [[ -f "$STACK_DIR/redis-c$i.pid" ]] && stop_one "redis-c$i" redis-server
+    done
+    rm -f "$STACK_DIR/redis.nodes"
+    rm -rf "$STACK_DIR/redis-cluster"
+}
+
+start_cluster() {
+    local base="$1" i pid port seeds="" addrs=()
+    command -v redis-cli >/dev/null 2>&1 || die "redis-cli not found on PATH (Debian: apt-get install redis-tools)"
+    for ((i = 0; i < CLUSTER_NODES; i++)); do
+        port=$((base + i))
+        mkdir -p "$STACK_DIR/redis-cluster/$i"
+        : >"$STACK_DIR/redis-c$i.log"
+        nohup redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+            --dir "$STACK_DIR/redis-cluster/$i" --daemonize no --cluster-enabled yes \
+            --cluster-config-file "$STACK_DIR/redis-cluster/$i/nodes.conf" --cluster-node-timeout 5000 \
+            </dev/null >>"$STACK_DIR/redis-c$i.log" 2>&1 &
+        pid=$!
+        echo "$pid" >"$STACK_DIR/redis-c$i.pid"
+        wait_ready "redis-c$i" "$pid" "$STACK_DIR/redis-c$i.log" redis_answers "$port" || {
+            stop_cluster >/dev/null
+            return 1
+        }
+        addrs+=("127.0.0.1:$port")
+        seeds+="${seeds:+,}127.0.0.1:$port"
+    done
+    if ! redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+        >"$STACK_DIR/redis-cluster/create.log" 2>&1; then
+        log_tail "$STACK_DIR/redis-cluster/create.log"
+        stop_cluster >/dev/null
+        return 1
+    fi
+    if ! wait_ready "redis-c0" "$pid" "$STACK_DIR/redis-c0.log" cluster_ok "$base"; then
+        stop_cluster >/dev/null
+        return 1
+    fi
+    echo "$seeds" >"$STACK_DIR/redis.nodes"
+    echo "$base" >"$STACK_DIR/redis.port"
+    echo "redis cluster: started (3 masters, 3 replicas), seeds $seeds"
+}
+
 write_env() {
     local tmp="$ENV_FILE.tmp.$$"
     {
         echo "DAGPROF_KAFKA_BOOTSTRAP_SERVERS=$(cat "$BOOTSTRAP_FILE")"
         echo "DAGPROF_REDIS_HOST=127.0.0.1"
         echo "DAGPROF_REDIS_PORT=$(cat "$STACK_DIR/redis.port")"
+        [[ -s "$STACK_DIR/redis.nodes" ]] && echo "DAGPROF_REDIS_NODES=$(cat "$STACK_DIR/redis.nodes")"
     } >"$tmp"
     mv "$tmp" "$ENV_FILE"
 }
 
 cmd_start() {
-    local redis_port="" kafka_port="" partitions=6
+    local redis_port="" kafka_port="" partitions=6 redis_cluster=0
     while (($# > 0)); do
         case "$1" in
+        --redis-cluster)
+            redis_cluster=1
+            shift
+            ;;
         --redis-port | --kafka-port | --partitions)
             (($# >= 2)) || die "$1 needs a value"
             if ! [[ "$2" =~ ^[0-9]{1,5}$ ]] || (($2 < 1 || $2 > 65535)); then
@@ -242,6 +336,10 @@ cmd_start() {
         esac
     done
     mkdir -p "$STACK_DIR"
+    if ((redis_cluster)); then
+        start_with_cluster "$redis_port" "$kafka_port" "$partitions"
+        return
+    fi
 
     local redis_pid="" kafka_pid=""
     redis_pid="$(running_pid redis redis-server)" || redis_pid=""
@@ -280,6 +378,35 @@ cmd_start() {
     echo "env: $ENV_FILE (set -a; . $ENV_FILE; set +a)"
 }
 
+# start --redis-cluster: the cluster in place of the one Redis, then Kafka.
+start_with_cluster() {
+    local redis_port="$1" kafka_port="$2" partitions="$3" base kafka_pid kafka_port_chosen=""
+    command -v redis-server >/dev/null 2>&1 ||
+        die "redis-server not found on PATH (Debian: apt-get install redis-server)"
+    running_pid redis redis-server >/dev/null && die "one Redis runs already: compose/stack.sh stop first"
+    kafka_pid="$(running_pid kafka dagprof-mockbroker)" || kafka_pid=""
+    if [[ -z "$kafka_pid" ]]; then
+        [[ -x "$BROKER_BIN" ]] ||
+            die "$BROKER_BIN not found: build it (cmake --build build --target dagprof-mockbroker) or set DAGPROF_BUILD_DIR to the build dir"
+        kafka_port_chosen="$(choose_port "$kafka_port" 9092 --kafka-port)" || exit 1
+    fi
+    if cluster_running; then
+        echo "redis cluster: already running, seeds $(cat "$STACK_DIR/redis.nodes")"
+    else
+        base="$(cluster_ports "${redis_port:-7000}")" || die "no six free ports (and bus ports) from ${redis_port:-7000}"
+        start_cluster "$base" || die "the Redis Cluster did not start"
+    fi
+    if [[ -n "$kafka_pid" ]]; then
+        echo "kafka: already running (pid $kafka_pid)"
+    elif ! start_kafka "$kafka_port_chosen" "$partitions"; then
+        stop_cluster >/dev/null
+        die "the mock Kafka broker did not start"
+    fi
+    write_env
+    echo "seeds: $(cat "$STACK_DIR/redis.nodes")"
+    echo "env: $ENV_FILE (set -a; . $ENV_FILE; set +a)"
+}
+
 cmd_stop() {
     [[ -d "$STACK_DIR" ]] || {
         echo "stack not running"
@@ -287,12 +414,15 @@ cmd_stop() {
     }
     stop_one kafka dagprof-mockbroker
     stop_one redis redis-server
+    stop_cluster
     rm -f "$ENV_FILE" "$BOOTSTRAP_FILE" "$STACK_DIR/redis.port"
 }
 
 cmd_status() {
     local pid down=0
-    if pid="$(running_pid redis redis-server)"; then
+    if cluster_running; then
+        echo "redis cluster: running, seeds $(cat "$STACK_DIR/redis.nodes" 2>/dev/null)"
+    elif pid="$(running_pid redis redis-server)"; then
         echo "redis: running (pid $pid, port $(cat "$STACK_DIR/redis.port"))"
     else
         echo "redis: stopped"

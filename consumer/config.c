@@ -2,6 +2,7 @@
  * See config.h for the rules; compose/dagprof.conf is the user's copy of the
  * table below, and a test keeps the two in step. */
 #include "config.h"
+#include "redis_route.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -98,6 +99,11 @@ static const option_def_t options[] = {
     INT(G_REDIS, "redis.timeout.ms", "5000", 1, 3600000, "connect and command timeout"),
     STR(G_REDIS, "redis.prefix", "dagprof", "PREFIX", OPT_NONEMPTY,
         "first segment of every Redis key"),
+    /* Redis Cluster: the store routes each partition's commands by slot */
+    BOOL(G_REDIS, "redis.cluster", "false",
+         "Redis is a Redis Cluster: redis.host:redis.port (or redis.nodes) are seeds"),
+    STR(G_REDIS, "redis.nodes", "", "HOST:PORT,..", 0,
+        "seed nodes of a Redis Cluster; non-empty implies redis.cluster"),
 
     INT(G_COMPLETION, "grace.ms", "2000", 0, 3600000,
         "time to wait after the run span arrives, for late children"),
@@ -882,6 +888,28 @@ void config_free(config_t *config) {
     free(config);
 }
 
+/* ---- Redis Cluster options: checked together once every source is read ---- */
+
+/* redis.nodes must parse, and a cluster has only db 0: caught here, with the
+ * option's source, rather than at the first connection. */
+static int check_redis_cluster(const config_t *config, char *errstr, size_t errstr_size) {
+    const char *nodes = config_get(config, "redis.nodes");
+    bool cluster = config_get_bool(config, "redis.cluster") || (nodes && nodes[0]);
+    char problem[384];
+    if (nodes && nodes[0] && redis_route_check_nodes(nodes, problem, sizeof(problem)) != 0) {
+        snprintf(errstr, errstr_size, "redis.nodes: %s from %s", problem,
+                 config_source(config, "redis.nodes"));
+        return -1;
+    }
+    if (cluster && config_get_int(config, "redis.db") != 0) {
+        snprintf(errstr, errstr_size,
+                 "redis.db: %lld from %s: a Redis Cluster has only db 0 (redis.cluster is on)",
+                 (long long)config_get_int(config, "redis.db"), config_source(config, "redis.db"));
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(config_t *config, int argc, char **argv, char **envp, char *errstr,
                 size_t errstr_size) {
     if (config->loaded) {
@@ -898,7 +926,7 @@ int config_load(config_t *config, int argc, char **argv, char **envp, char *errs
     const config_value_t *file = &config->values[find_option("config")];
     if (file->text && load_file(config, file->text, file->source, errstr, errstr_size) != 0)
         return -1;
-    return 0;
+    return check_redis_cluster(config, errstr, errstr_size);
 }
 
 int config_set(config_t *config, const char *name, const char *value, char *errstr,

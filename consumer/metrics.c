@@ -12,6 +12,7 @@
 
 #define METRICS_MAX_DEAD_KINDS 16
 #define METRICS_MAX_PARTITIONS 1024
+#define METRICS_MAX_REDIS_NODES 64
 /* Upper bounds (s) of the profile delay buckets: tens of ms when healthy, up
  * to the session timeout plus a lease (~40 s) after a crash. */
 static const double delay_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 120};
@@ -68,11 +69,17 @@ struct metrics {
     summary_t delay;
     ui_t *ui; /* GET /ui, when set: not owned */
     struct metrics_fleet *fleet; /* fleet view figures, NULL until set */
+    /* Redis nodes, as each store last gave them; a needed slot without master */
+    redis_route_node_stats_t redis_nodes[METRICS_REDIS_SOURCES][METRICS_MAX_REDIS_NODES];
+    size_t redis_node_count[METRICS_REDIS_SOURCES];
+    int redis_slots_bad;
+    char redis_slots_reason[256];
 };
 
 static int metrics_render_recovery(metrics_t *m, buf_t *out);
 static int metrics_render_fleet(metrics_t *m, buf_t *out);
 static void metrics_fleet_free(struct metrics_fleet *fleet);
+static int metrics_render_redis_nodes(metrics_t *m, buf_t *out);
 
 static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
@@ -237,6 +244,10 @@ int metrics_healthy(metrics_t *m, char *reason, size_t reason_size) {
     pthread_mutex_lock(&m->lock);
     int ok = m->healthy;
     snprintf(reason, reason_size, "%s", m->reason);
+    if (ok && m->redis_slots_bad) {
+        ok = 0;
+        snprintf(reason, reason_size, "%s", m->redis_slots_reason);
+    }
     pthread_mutex_unlock(&m->lock);
     return ok;
 }
@@ -307,10 +318,88 @@ int metrics_render(metrics_t *m, buf_t *out) {
                              (long long)m->lag[i]);
     rc |= metrics_render_recovery(m, out);
     rc |= metrics_render_fleet(m, out);
+    rc |= metrics_render_redis_nodes(m, out);
     rc |= buf_printf(out, "# HELP dagprof_up 1 when healthy, 0 when degraded\n# TYPE dagprof_up gauge\ndagprof_up %d\n",
-                     m->healthy);
+                     m->healthy && !m->redis_slots_bad);
     pthread_mutex_unlock(&m->lock);
     return rc ? -1 : 0;
+}
+
+/* ---- Redis nodes ---------------------------------------------------------------- */
+
+void metrics_set_redis_nodes(metrics_t *m, int source, const redis_route_node_stats_t *nodes,
+                             size_t count) {
+    if (source < 0 || source >= METRICS_REDIS_SOURCES)
+        return;
+    if (count > METRICS_MAX_REDIS_NODES)
+        count = METRICS_MAX_REDIS_NODES;
+    pthread_mutex_lock(&m->lock);
+    memcpy(m->redis_nodes[source], nodes, count * sizeof(*nodes));
+    m->redis_node_count[source] = count;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_set_redis_slots(metrics_t *m, int ok, const char *reason) {
+    pthread_mutex_lock(&m->lock);
+    m->redis_slots_bad = !ok;
+    snprintf(m->redis_slots_reason, sizeof(m->redis_slots_reason), "%s", ok ? "" : reason ? reason : "?");
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* One series per node address, the stores' figures summed; called locked. */
+static int metrics_render_redis_nodes(metrics_t *m, buf_t *out) {
+    static const struct {
+        const char *name, *type, *help;
+    } series[] = {
+        {"dagprof_redis_node_round_trips_total", "counter", "Pipelined round trips to one Redis node"},
+        {"dagprof_redis_node_redirects_total", "counter", "MOVED and ASK redirects answered by one Redis node"},
+        {"dagprof_redis_node_errors_total", "counter", "Failed connections, lost replies and retryable errors of one Redis node"},
+        {"dagprof_redis_node_reconnects_total", "counter", "Connections made again to one Redis node"},
+        {"dagprof_redis_node_connected", "gauge", "1 while a store is connected to the Redis node"},
+    };
+    int rc = 0;
+    for (size_t k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
+        rc |= buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", series[k].name, series[k].help, series[k].name,
+                         series[k].type);
+        for (int src = 0; src < METRICS_REDIS_SOURCES; src++)
+            for (size_t i = 0; i < m->redis_node_count[src]; i++) {
+                const char *addr = m->redis_nodes[src][i].addr;
+                int seen = 0; /* summed at its first appearance */
+                for (int s2 = 0; s2 <= src && !seen; s2++)
+                    for (size_t j = 0; j < (s2 == src ? i : m->redis_node_count[s2]) && !seen; j++)
+                        seen = strcmp(m->redis_nodes[s2][j].addr, addr) == 0;
+                if (seen)
+                    continue;
+                redis_route_node_stats_t sum = {{0}, 0, 0, 0, 0, 0, 0};
+                for (int s2 = 0; s2 < METRICS_REDIS_SOURCES; s2++)
+                    for (size_t j = 0; j < m->redis_node_count[s2]; j++) {
+                        const redis_route_node_stats_t *n = &m->redis_nodes[s2][j];
+                        if (strcmp(n->addr, addr) != 0)
+                            continue;
+                        sum.round_trips += n->round_trips;
+                        sum.moved += n->moved;
+                        sum.ask += n->ask;
+                        sum.errors += n->errors;
+                        sum.reconnects += n->reconnects;
+                        sum.connected |= n->connected;
+                    }
+                if (k == 0)
+                    rc |= buf_printf(out, "%s{node=\"%s\"} %llu\n", series[k].name, addr,
+                                     (unsigned long long)sum.round_trips);
+                else if (k == 1)
+                    rc |= buf_printf(out, "%s{node=\"%s\",type=\"moved\"} %llu\n%s{node=\"%s\",type=\"ask\"} %llu\n",
+                                     series[k].name, addr, (unsigned long long)sum.moved, series[k].name, addr,
+                                     (unsigned long long)sum.ask);
+                else
+                    rc |= buf_printf(out, "%s{node=\"%s\"} %llu\n", series[k].name, addr,
+                                     (unsigned long long)(k == 2 ? sum.errors : k == 3 ? sum.reconnects
+                                                                                        : (uint64_t)sum.connected));
+            }
+    }
+    rc |= buf_printf(out, "# HELP dagprof_redis_slots_ok 1 when every slot of the owned partitions has a reachable master\n"
+                          "# TYPE dagprof_redis_slots_ok gauge\ndagprof_redis_slots_ok %d\n",
+                     !m->redis_slots_bad);
+    return rc;
 }
 
 /* ---- group membership and recovery ----------------------------------------------- */

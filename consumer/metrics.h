@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "redis_route.h"
 #include "ui.h"
 
 typedef struct metrics metrics_t;
@@ -85,6 +86,14 @@ void metrics_set_baselines(metrics_t *m, const metrics_baseline_t *rows, size_t 
 /* Both accept m = NULL (no metrics). */
 void metrics_count_baseline_puts(metrics_t *m, uint64_t n);
 void metrics_count_regression(metrics_t *m, const char *type); /* wall_us, cost_usd, node_exec_us */
+/* Redis nodes (redis_route.h): each store (source 0: ingest, 1: profiler)
+ * gives its per node figures, rendered summed by node address; and whether
+ * every slot the instance needs has a reachable master (ok = 0: /healthz
+ * degraded with the reason, until ok again). */
+#define METRICS_REDIS_SOURCES 2
+void metrics_set_redis_nodes(metrics_t *m, int source, const redis_route_node_stats_t *nodes,
+                             size_t count);
+void metrics_set_redis_slots(metrics_t *m, int ok, const char *reason);
 
 /* The /metrics text; and the /healthz state. */
 int metrics_render(metrics_t *m, buf_t *out);

@@ -82,6 +82,8 @@ void setup_store_options(const config_t *c, trace_store_options_t *o) {
     o->max_spans_per_trace = config_get_int(c, "limit.spans.per.trace");
     o->max_bytes_per_trace = config_get_int(c, "limit.bytes.per.trace");
     o->max_open_traces = config_get_int(c, "limit.open.traces");
+    o->cluster = config_get_bool(c, "redis.cluster");
+    o->nodes = config_get(c, "redis.nodes");
 }
 
 int setup_fleet_options(const config_t *config, fleet_view_options_t *options) {

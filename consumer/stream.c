@@ -441,6 +441,14 @@ static void stream_hold(stream_t *s, rd_kafka_message_t *m) {
     s->held[s->held_count++] = m;
 }
 
+/* The store's per Redis node figures into the metrics (source 0: ingest, 1:
+ * profiler): each thread gives its own store's, the metrics sum them. */
+static void stream_redis_nodes(metrics_t *metrics, int source, const trace_store_t *store) {
+    redis_route_node_stats_t nodes[64];
+    size_t n = trace_store_redis_nodes(store, nodes, 64);
+    metrics_set_redis_nodes(metrics, source, nodes, n < 64 ? n : 64);
+}
+
 /* Count and act on what the store did with each span of a batch. */
 static void stream_outcomes(stream_t *s, const decoded_t *d, size_t n,
                             const trace_store_outcome_t *outcomes) {
@@ -448,6 +456,7 @@ static void stream_outcomes(stream_t *s, const decoded_t *d, size_t n,
     s->ingest_round_trips = trace_store_round_trips(s->store);
     s->ingest_commands = trace_store_commands(s->store);
     pthread_mutex_unlock(&s->lock);
+    stream_redis_nodes(s->metrics, 0, s->store);
     for (size_t i = 0; i < n; i++) {
         switch (outcomes[i]) {
         case TRACE_STORE_ADDED:
@@ -1207,6 +1216,13 @@ static void stream_metrics_poll(profiler_t *pr) {
     }
     metrics_set_redis_round_trips(s->metrics, round_trips + trace_store_round_trips(pr->store),
                                   commands + trace_store_commands(pr->store));
+    /* on a Redis Cluster: unhealthy while a slot of an owned partition has
+     * no reachable master */
+    char slots_err[256];
+    int slots_ok = trace_store_check_partitions(pr->store, pr->owned, pr->owned_count, slots_err,
+                                                sizeof(slots_err)) == 0;
+    metrics_set_redis_slots(s->metrics, slots_ok, slots_ok ? NULL : slots_err);
+    stream_redis_nodes(s->metrics, 1, pr->store);
 }
 
 /* The profiler thread: due scans every due.poll.ms (at once while a backlog

@@ -3,6 +3,7 @@
 #include "trace_store.h"
 
 #include <hiredis/hiredis.h>
+#include "redis_route.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,7 +173,7 @@ static const char *const SCRIPTS[SCRIPT_COUNT] = {APPEND_LUA, LOAD_LUA, FINISH_L
 struct trace_store {
     trace_store_options_t opt;
     char *host, *user, *password, *prefix, *topic; /* owned copies of the options */
-    redisContext *ctx;
+    redis_route_t *route; /* one Redis, or a cluster routed by slot */
     char sha[SCRIPT_COUNT][41];
     uint64_t round_trips;
     uint64_t commands;
@@ -189,10 +190,17 @@ typedef struct pipeline {
     size_t len, cap;
     size_t count; /* commands */
     int failed;
+    /* where each command starts and its slot, so that a cluster's route can
+     * send each to its node */
+    size_t *starts;
+    unsigned *slots;
+    size_t marks_cap;
 } pipeline_t;
 
 static void pipeline_free(pipeline_t *pl) {
     free(pl->data);
+    free(pl->starts);
+    free(pl->slots);
     memset(pl, 0, sizeof(*pl));
 }
 
@@ -232,6 +240,23 @@ static void pipeline_header(pipeline_t *pl, char mark, size_t n) {
 
 /* Start a command of argc arguments; exactly argc pipeline_arg calls follow. */
 static void pipeline_command(pipeline_t *pl, int argc) {
+    if (!pl->failed && pl->count == pl->marks_cap) {
+        size_t cap = pl->marks_cap ? 2 * pl->marks_cap : 16;
+        size_t *starts = realloc(pl->starts, cap * sizeof(*starts));
+        if (starts)
+            pl->starts = starts;
+        unsigned *slots = starts ? realloc(pl->slots, cap * sizeof(*slots)) : NULL;
+        if (slots)
+            pl->slots = slots;
+        if (!starts || !slots)
+            pl->failed = 1;
+        else
+            pl->marks_cap = cap;
+    }
+    if (!pl->failed) {
+        pl->starts[pl->count] = pl->len;
+        pl->slots[pl->count] = REDIS_ROUTE_SLOTS; /* set by the command's first key */
+    }
     pipeline_header(pl, '*', (size_t)argc);
     pl->count++;
 }
@@ -254,71 +279,25 @@ static void pipeline_int(pipeline_t *pl, long long value) {
 
 /* ---- connection --------------------------------------------------------------- */
 
-static int store_fail(trace_store_t *store, char *errstr, size_t errstr_size, const char *what) {
-    snprintf(errstr, errstr_size, "redis %s:%d: %s: %s", store->host, store->opt.port, what,
-             store->ctx && store->ctx->err ? store->ctx->errstr : "connection lost");
-    if (store->ctx) {
-        redisFree(store->ctx);
-        store->ctx = NULL;
-    }
-    return -1;
-}
-
-static int store_command(trace_store_t *store, redisReply **out, char *errstr, size_t errstr_size,
-                         const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(store->ctx, fmt, ap);
-    va_end(ap);
-    store->round_trips++;
-    store->commands++;
-    if (!r)
-        return store_fail(store, errstr, errstr_size, "command failed");
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(errstr, errstr_size, "redis %s:%d: %s", store->host, store->opt.port, r->str);
-        freeReplyObject(r);
-        return -1;
-    }
-    if (out)
-        *out = r;
-    else
-        freeReplyObject(r);
-    return 0;
-}
-
-static int store_connect(trace_store_t *store, char *errstr, size_t errstr_size) {
-    if (store->ctx)
-        return 0;
-    int ms = store->opt.timeout_ms > 0 ? store->opt.timeout_ms : 5000;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    store->ctx = redisConnectWithTimeout(store->host, store->opt.port, tv);
-    if (!store->ctx || store->ctx->err)
-        return store_fail(store, errstr, errstr_size, "cannot connect");
-    if (redisSetTimeout(store->ctx, tv) != REDIS_OK)
-        return store_fail(store, errstr, errstr_size, "cannot set timeout");
-    if (store->password && store->password[0]) {
-        int rc = store->user && store->user[0]
-                     ? store_command(store, NULL, errstr, errstr_size, "AUTH %s %s", store->user, store->password)
-                     : store_command(store, NULL, errstr, errstr_size, "AUTH %s", store->password);
-        if (rc != 0)
-            goto fail;
-    }
-    if (store->opt.db && store_command(store, NULL, errstr, errstr_size, "SELECT %d", store->opt.db) != 0)
-        goto fail;
+/* Run by the route on every new connection: a new master, a promoted
+ * replica or a restarted Redis has not seen our scripts. */
+static int store_on_connect(redisContext *ctx, void *opaque, char *errstr, size_t errstr_size) {
+    trace_store_t *store = opaque;
     for (int i = 0; i < SCRIPT_COUNT; i++) {
-        redisReply *r = NULL;
-        if (store_command(store, &r, errstr, errstr_size, "SCRIPT LOAD %s", SCRIPTS[i]) != 0)
-            goto fail;
-        snprintf(store->sha[i], sizeof(store->sha[i]), "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+        redisReply *r = redisCommand(ctx, "SCRIPT LOAD %s", SCRIPTS[i]);
+        store->round_trips++;
+        store->commands++;
+        if (!r || r->type != REDIS_REPLY_STRING) {
+            snprintf(errstr, errstr_size, "redis: SCRIPT LOAD: %s",
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : ctx->err ? ctx->errstr : "unexpected reply");
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        snprintf(store->sha[i], sizeof(store->sha[i]), "%s", r->str);
         freeReplyObject(r);
     }
     return 0;
-fail:
-    if (store->ctx) {
-        redisFree(store->ctx);
-        store->ctx = NULL;
-    }
-    return -1;
 }
 
 /* Write a pipeline to Redis without waiting for its replies. */
@@ -327,14 +306,21 @@ static int store_send(trace_store_t *store, pipeline_t *pl, char *errstr, size_t
         snprintf(errstr, errstr_size, "out of memory building a redis pipeline");
         return -1;
     }
-    if (store_connect(store, errstr, errstr_size) != 0)
+    if (!redis_route_is_cluster(store->route)) {
+        if (redis_route_append(store->route, 0, pl->data, pl->len, errstr, errstr_size) != 0)
+            return -1;
+    } else {
+        for (size_t i = 0; i < pl->count; i++) {
+            size_t end = i + 1 < pl->count ? pl->starts[i + 1] : pl->len;
+            if (redis_route_append(store->route, pl->slots[i], pl->data + pl->starts[i],
+                                   end - pl->starts[i], errstr, errstr_size) != 0) {
+                redis_route_reset(store->route);
+                return -1;
+            }
+        }
+    }
+    if (redis_route_flush(store->route, errstr, errstr_size) != 0)
         return -1;
-    if (redisAppendFormattedCommand(store->ctx, pl->data, pl->len) != REDIS_OK)
-        return store_fail(store, errstr, errstr_size, "cannot queue commands");
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(store->ctx, &done) != REDIS_OK)
-            return store_fail(store, errstr, errstr_size, "cannot send commands");
     store->round_trips++;
     store->commands += pl->count;
     return 0;
@@ -348,17 +334,13 @@ static int store_recv(trace_store_t *store, pipeline_t *pl, redisReply **replies
     for (int attempt = 0; attempt < 2; attempt++) {
         if (attempt > 0 && store_send(store, pl, errstr, errstr_size) != 0)
             return -1;
-        if (!store->ctx) {
-            snprintf(errstr, errstr_size, "redis %s:%d: connection lost", store->host, store->opt.port);
-            return -1;
-        }
         int noscript = 0, failed = 0;
         for (size_t i = 0; i < pl->count; i++) {
-            void *reply = NULL;
-            if (redisGetReply(store->ctx, &reply) != REDIS_OK || !reply) {
+            redisReply *reply = NULL;
+            if (redis_route_get_reply(store->route, &reply, errstr, errstr_size) != 0) {
                 for (size_t j = 0; j < i; j++)
                     freeReplyObject(replies[j]);
-                return store_fail(store, errstr, errstr_size, "no reply");
+                return -1;
             }
             replies[i] = reply;
             if (replies[i]->type == REDIS_REPLY_ERROR) {
@@ -377,8 +359,7 @@ static int store_recv(trace_store_t *store, pipeline_t *pl, redisReply **replies
             freeReplyObject(replies[i]);
         if (failed)
             return -1;
-        redisFree(store->ctx); /* reconnecting reloads the scripts */
-        store->ctx = NULL;
+        redis_route_reset(store->route); /* reconnecting reloads the scripts */
     }
     snprintf(errstr, errstr_size, "redis %s:%d: scripts could not be loaded", store->host,
              store->opt.port);
@@ -414,7 +395,14 @@ trace_store_t *trace_store_new(const trace_store_options_t *options, char *errst
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    if (store_connect(store, errstr, errstr_size) != 0)
+    redis_route_options_t ro = {
+        .host = store->host, .port = options->port, .cluster = options->cluster,
+        .nodes = options->nodes, .user = store->user, .password = store->password,
+        .db = options->db, .timeout_ms = options->timeout_ms,
+        .on_connect = store_on_connect, .opaque = store,
+    };
+    store->route = redis_route_new(&ro, errstr, errstr_size);
+    if (!store->route)
         goto fail;
     return store;
 fail:
@@ -425,8 +413,7 @@ fail:
 void trace_store_free(trace_store_t *store) {
     if (!store)
         return;
-    if (store->ctx)
-        redisFree(store->ctx);
+    redis_route_free(store->route);
     free(store->host);
     free(store->user);
     free(store->password);
@@ -464,6 +451,10 @@ static void pipeline_key(pipeline_t *pl, const trace_store_t *store, int32_t par
         pipeline_write(pl, ":", 1);
         pipeline_write(pl, trace_id, id_len);
     }
+    /* a command goes to the slot of its first key: the others share its tag */
+    if (!pl->failed && pl->count && pl->slots[pl->count - 1] == REDIS_ROUTE_SLOTS &&
+        redis_route_is_cluster(store->route))
+        pl->slots[pl->count - 1] = redis_route_slot(pl->data + pl->len - len, len);
     pipeline_write(pl, "\r\n", 2);
 }
 
@@ -1072,5 +1063,32 @@ int trace_store_open_count(trace_store_t *store, int32_t partition, int64_t *cou
         freeReplyObject(reply);
     }
     pipeline_free(&pl);
+    return rc;
+}
+
+/* ---- the Redis nodes behind the store ------------------------------------------ */
+
+size_t trace_store_redis_nodes(const trace_store_t *store, redis_route_node_stats_t *out, size_t max) {
+    return redis_route_stats(store->route, out, max);
+}
+
+int trace_store_check_partitions(trace_store_t *store, const int32_t *partitions, size_t count,
+                                 char *errstr, size_t errstr_size) {
+    if (!redis_route_is_cluster(store->route) || count == 0)
+        return 0;
+    unsigned *slots = calloc(count, sizeof(*slots));
+    if (!slots) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        /* the due set's key: the slot every key of the partition shares */
+        char tag[1024];
+        int len = snprintf(tag, sizeof(tag), "%s:" TRACE_STORE_LAYOUT ":{%s:%d}:due", store->prefix,
+                           store->topic, (int)partitions[i]);
+        slots[i] = redis_route_slot(tag, len > 0 && (size_t)len < sizeof(tag) ? (size_t)len : 0);
+    }
+    int rc = redis_route_check_slots(store->route, slots, count, errstr, errstr_size);
+    free(slots);
     return rc;
 }

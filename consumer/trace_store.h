@@ -34,6 +34,10 @@
  * long as the spans, so a span that comes after its trace expired is
  * recognised and refused rather than starting a new trace of one span.
  *
+ * On a Redis Cluster (redis_route.h) every script and command touches one
+ * slot only: its keys are all declared in KEYS and share the partition's tag,
+ * and it is sent to that slot's master; a batch is one pipeline per master.
+ *
  * Round trips: one per appended batch, one per due scan, one per batch of
  * loads (a second when some loaded traces held only replays), one per batch of
  * finishes, whatever the number of spans. */
@@ -42,6 +46,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "redis_route.h"
 
 /* The key layout's version, part of every key name. */
 #define TRACE_STORE_LAYOUT "v2"
@@ -65,6 +71,11 @@ typedef struct trace_store_options {
     int64_t max_spans_per_trace;
     int64_t max_bytes_per_trace;
     int64_t max_open_traces; /* per partition */
+    /* Redis Cluster (redis_route.h): route each partition's commands to the
+     * master of its tag's slot; nodes are seeds ("host:port,..."), and imply
+     * cluster. Every script touches the keys of one partition, so one slot. */
+    int cluster;
+    const char *nodes;
 } trace_store_options_t;
 
 /* Connect; fails fast with errstr when Redis cannot be reached or refuses the
@@ -180,5 +191,15 @@ int trace_store_open_count(trace_store_t *store, int32_t partition, int64_t *cou
 /* Round trips made so far (each pipelined batch counts once). */
 uint64_t trace_store_round_trips(const trace_store_t *store);
 uint64_t trace_store_commands(const trace_store_t *store);
+
+/* ---- the Redis nodes behind the store (redis_route.h) ---- */
+
+/* Per node figures: fills up to max, returns the number of nodes. */
+size_t trace_store_redis_nodes(const trace_store_t *store, redis_route_node_stats_t *out, size_t max);
+/* On a cluster: 0 when every given partition's slot has a reachable master,
+ * else -1 with errstr. Without cluster: 0, asking nothing (the store's own
+ * errors tell when the one Redis is down). */
+int trace_store_check_partitions(trace_store_t *store, const int32_t *partitions, size_t count,
+                                 char *errstr, size_t errstr_size);
 
 #endif

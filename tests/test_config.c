@@ -205,6 +205,35 @@ START_TEST(test_value_errors) {
 }
 END_TEST
 
+/* Redis Cluster options: seeds must be host:port, and a cluster has db 0 only */
+START_TEST(test_redis_cluster_errors) {
+    const char *bad_seed[] = {"DAGPROF_REDIS_NODES=127.0.0.1:7000,nohost", NULL};
+    expect_error(NULL, bad_seed,
+                 "redis.nodes: \"nohost\" is not host:port (port 1..65535) from env DAGPROF_REDIS_NODES");
+    const char *bad_port[] = {"--redis.nodes", "a:1,b:99999", NULL};
+    expect_error(bad_port, NULL,
+                 "redis.nodes: \"b:99999\" is not host:port (port 1..65535) from flag --redis.nodes");
+    const char *db_nodes[] = {"--redis.nodes=a:1", "--redis.db=3", NULL};
+    expect_error(db_nodes, NULL,
+                 "redis.db: 3 from flag --redis.db: a Redis Cluster has only db 0 (redis.cluster is on)");
+    const char *db_cluster[] = {"DAGPROF_REDIS_CLUSTER=true", "DAGPROF_REDIS_DB=1", NULL};
+    expect_error(NULL, db_cluster,
+                 "redis.db: 1 from env DAGPROF_REDIS_DB: a Redis Cluster has only db 0 (redis.cluster is on)");
+    /* good: seeds with spaces around, db 0; or db 5 without cluster */
+    config_t *config = config_new();
+    const char *good[] = {"--redis.nodes", "10.0.0.1:7000, 10.0.0.2:7001", NULL};
+    char err[512] = "";
+    ck_assert_msg(load(config, good, NULL, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(config_get(config, "redis.nodes"), "10.0.0.1:7000, 10.0.0.2:7001");
+    ck_assert(!config_get_bool(config, "redis.cluster")); /* implied by redis.nodes, not set */
+    config_free(config);
+    config = config_new();
+    const char *single_db[] = {"--redis.db=5", NULL};
+    ck_assert_msg(load(config, single_db, NULL, err, sizeof err) == 0, "%s", err);
+    config_free(config);
+}
+END_TEST
+
 START_TEST(test_syntax_errors) {
     const char *at_end[] = {"--redis.port", NULL};
     expect_error(at_end, NULL, "redis.port: flag --redis.port needs a value");
@@ -714,6 +743,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_precedence);
     tcase_add_test(tc, test_repeated_flag_last_wins);
     tcase_add_test(tc, test_value_errors);
+    tcase_add_test(tc, test_redis_cluster_errors);
     tcase_add_test(tc, test_syntax_errors);
     tcase_add_test(tc, test_unknown_options);
     tcase_add_test(tc, test_unopenable_file);

@@ -6,6 +6,11 @@
  *                         [--load-fraction F | --latency-rate SPANS_PER_S]
  *                         [--no-latency] [--backlog N] [--timeout S]
  *                         [--set DAGPROF_NAME=VALUE]... [--build-dir DIR]
+ *                         [--redis-cluster]
+ *
+ * --redis-cluster: the trace store on a 3-master Redis Cluster (no replicas)
+ * started on loopback (tests/harness_cluster.h), dagprof given its seeds;
+ * Redis CPU and memory are then the sum over its nodes.
  *
  * Each phase starts its own redis-server and mock broker (tests/harness.h),
  * one `dagprof run` and a watcher of dag-profiles, then streams a fixed fleet
@@ -48,6 +53,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "harness_cluster.h"
+
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
@@ -88,6 +95,7 @@ typedef struct bench_options {
     size_t extra_env_count;
     bool json;             /* stdout: one JSON object of the headline figures */
     const char *format;    /* loadgen.format: avro, otlp_proto, otlp_json */
+    bool redis_cluster;    /* the store on a 3-master Redis Cluster */
 } bench_options_t;
 
 
@@ -295,6 +303,22 @@ typedef struct bench_metrics {
 } bench_metrics_t;
 
 /* GET /metrics over a plain socket (HTTP/1.0: the server closes when done). */
+/* --redis-cluster: used_memory summed over the nodes, -1 when one fails. */
+static long long bench_cluster_used_memory(const harness_cluster_t *cluster) {
+    long long sum = 0;
+    for (int i = 0; i < harness_cluster_count(cluster); i++) {
+        char err[256];
+        redisContext *ctx = harness_cluster_connect(cluster, i, err, sizeof(err));
+        long long used = ctx ? bench_redis_used_memory(ctx) : -1;
+        if (ctx)
+            redisFree(ctx);
+        if (used < 0)
+            return -1;
+        sum += used;
+    }
+    return sum;
+}
+
 static int bench_http_get(int port, const char *path, buf_t *out) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
@@ -1077,6 +1101,7 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     int rc = -1;
     harness_redis_t *redis = NULL;
     harness_kafka_t *kafka = NULL;
+    harness_cluster_t *cluster = NULL; /* --redis-cluster */
     redisContext *rc_redis = NULL;
     char *dir = NULL, *run_log = NULL, *gen_log = NULL;
     pid_t run_pid = -1, gen_pid = -1;
@@ -1121,12 +1146,23 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     snprintf(env_redis, sizeof(env_redis), "DAGPROF_REDIS_PORT=%d", harness_redis_port(redis));
     snprintf(env_metrics, sizeof(env_metrics), "DAGPROF_METRICS_PORT=%d", metrics_port);
     snprintf(env_grace, sizeof(env_grace), "DAGPROF_GRACE_MS=%d", opt->grace_ms);
+    static char env_nodes[512];
+    if (opt->redis_cluster) {
+        cluster = harness_cluster_start(3, 0, err, sizeof(err));
+        if (!cluster) {
+            snprintf(errstr, errstr_size, "redis cluster: %s", err);
+            goto fail;
+        }
+        snprintf(env_nodes, sizeof(env_nodes), "DAGPROF_REDIS_NODES=%s", harness_cluster_seeds(cluster));
+    }
     const char *env[BENCH_MAX_ENV + 8];
     size_t env_count = 0;
     env[env_count++] = env_bootstrap;
     env[env_count++] = env_redis;
     env[env_count++] = env_metrics;
     env[env_count++] = env_grace;
+    if (cluster)
+        env[env_count++] = env_nodes;
     for (size_t i = 0; i < opt->extra_env_count; i++)
         env[env_count++] = opt->extra_env[i];
     env[env_count] = NULL;
@@ -1166,7 +1202,7 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     if (ph->rate > 0 && bench_probe_kafka(kafka, opt->partitions, &ph->probe_p50, &ph->probe_p99, err,
                                           sizeof(err)) != 0)
         fprintf(stderr, "bench: %s\n", err);
-    ph->redis_before = bench_redis_used_memory(rc_redis);
+    ph->redis_before = cluster ? bench_cluster_used_memory(cluster) : bench_redis_used_memory(rc_redis);
 
     char runs_text[32], seed_text[32], conc_text[32], late_text[32], rate_text[32];
     snprintf(runs_text, sizeof(runs_text), "%" PRIu64, fleet->options.runs);
@@ -1277,8 +1313,10 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
     ph->cpu_s = bench_proc_cpu_s(run_pid);
     ph->rss_peak_kb = bench_proc_kb(run_pid, "VmHWM");
     ph->redis_cpu_s = bench_proc_cpu_s(harness_redis_pid(redis));
+    for (int i = 0; cluster && i < harness_cluster_count(cluster); i++)
+        ph->redis_cpu_s += bench_proc_cpu_s(harness_cluster_pid(cluster, i));
     ph->broker_cpu_s = bench_proc_cpu_s(harness_kafka_pid(kafka));
-    ph->redis_after = bench_redis_used_memory(rc_redis);
+    ph->redis_after = cluster ? bench_cluster_used_memory(cluster) : bench_redis_used_memory(rc_redis);
     if (getenv("BENCH_REDIS_COMMANDSTATS")) {
         /* where redis-server's CPU went, by command (scripts' inner calls included) */
         redisReply *stats = redisCommand(rc_redis, "INFO commandstats");
@@ -1359,6 +1397,7 @@ fail:
         redisFree(rc_redis);
     harness_kafka_free(kafka);
     harness_redis_free(redis);
+    harness_cluster_free(cluster);
     buf_free(&scratch);
     free(run_log);
     free(gen_log);
@@ -1659,6 +1698,7 @@ static void bench_usage(FILE *out) {
           "  --set NAME=VALUE     extra environment for dagprof run, e.g.\n"
           "                       --set DAGPROF_DUE_POLL_MS=20 (repeatable; not the\n"
           "                       bootstrap, Redis port, metrics port or grace)\n"
+          "  --redis-cluster      the store on a 3-master Redis Cluster on loopback\n"
           "  --build-dir DIR      where dagprof and dagprof-mockbroker are (default:\n"
           "                       $DAGPROF_BINARY_DIR, else the parent of this binary's dir)\n",
           out);
@@ -1677,7 +1717,7 @@ static int bench_parse_number(const char *text, double min, double max, double *
 /* Settings the bench makes itself: a second value in the environment would
  * make the outcome depend on which one dagprof reads last. */
 static bool bench_is_wiring(const char *assignment) {
-    static const char *const names[] = {"DAGPROF_KAFKA_BOOTSTRAP_SERVERS=", "DAGPROF_REDIS_PORT=",
+    static const char *const names[] = {"DAGPROF_KAFKA_BOOTSTRAP_SERVERS=", "DAGPROF_REDIS_PORT=", "DAGPROF_REDIS_NODES=",
                                         "DAGPROF_METRICS_PORT=", "DAGPROF_GRACE_MS="};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strncmp(assignment, names[i], strlen(names[i])) == 0)
@@ -1706,6 +1746,10 @@ static int bench_parse(int argc, char **argv, bench_options_t *opt, char *build_
         }
         if (strcmp(a, "--json") == 0) {
             opt->json = true;
+            continue;
+        }
+        if (strcmp(a, "--redis-cluster") == 0) {
+            opt->redis_cluster = true;
             continue;
         }
         if (strcmp(a, "--no-latency") == 0) {
