@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "trend_record.h"
+#include "trend_publish.h"
 
 /* Runs are read from this long before the newest run start minus the window,
  * so that a run that started earlier and ended later (a long run) still sets
@@ -40,7 +40,7 @@ struct fleet_view {
     size_t queue_count, queue_cap;
     fv_entry_t *entries;
     size_t entry_count, entry_cap;
-    trend_record_t *trends; /* the trend record encoder */
+    trend_publish_t *trends; /* the trend record encoder */
     buf_t scratch;
 };
 
@@ -60,7 +60,7 @@ fleet_view_t *fleet_view_new(const fleet_view_options_t *options, char *errstr, 
     view->store = baseline_store_new(&options->store, errstr, errstr_size);
     if (!view->store)
         goto fail;
-    view->trends = trend_record_new(options->output_format, errstr, errstr_size);
+    view->trends = trend_publish_new(options->output_format, errstr, errstr_size);
     if (!view->trends)
         goto fail;
     return view;
@@ -89,7 +89,7 @@ void fleet_view_free(fleet_view_t *view) {
     }
     free(view->entries);
     baseline_store_free(view->store);
-    trend_record_free(view->trends);
+    trend_publish_free(view->trends);
     buf_free(&view->scratch);
     free(view->trends_topic);
     free(view);
@@ -257,11 +257,14 @@ static int fv_stale(const fleet_view_t *view, const fv_entry_t *e, int64_t now_m
 
 /* ---- trend records ------------------------------------------------------ */
 
+/* In output.format's encoding: Avro of schemas/trend.avsc, or its JSON. */
 static void fv_publish_trend(fleet_view_t *view, const baseline_figures_t *figures,
-                             const baseline_regressions_t *regressions) {
+                             const baseline_regressions_t *regressions, const char *trace_id,
+                             int64_t now_ms) {
     char err[512];
     buf_reset(&view->scratch);
-    if (trend_record_encode(view->trends, figures, regressions, &view->scratch, err, sizeof(err)) != 0) {
+    if (trend_publish_encode(view->trends, figures, now_ms * 1000, regressions, trace_id,
+                             &view->scratch, err, sizeof(err)) != 0) {
         log_event(LOG_ERROR, "trend_encode_failed", "dag_id=%s error=\"%s\"", figures->dag_id, err);
         return;
     }
@@ -373,7 +376,7 @@ int fleet_view_observe(fleet_view_t *view, const trace_t *trace, profile_t *prof
                           run->dag_id, run->version, run->trace_id, baseline_regression_what_name(regs.items[i].what),
                           regs.items[i].node_id ? regs.items[i].node_id : "", regs.items[i].ratio);
             }
-            fv_publish_trend(view, e->figures, &regs);
+            fv_publish_trend(view, e->figures, &regs, run->trace_id, now_ms);
         }
     }
     if (fv_queue(view, run, errstr, errstr_size) != 0)
@@ -455,7 +458,7 @@ int fleet_view_flush(fleet_view_t *view, int64_t now_ms, char *errstr, size_t er
         if (e->refreshed_ms != now_ms) /* the record says what the baseline is now */
             fv_refresh(view, e, now_ms);
         if (e->figures && e->figures->runs > 0)
-            fv_publish_trend(view, e->figures, NULL);
+            fv_publish_trend(view, e->figures, NULL, NULL, now_ms);
     }
     if (refreshed)
         fv_metrics(view);

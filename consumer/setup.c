@@ -90,9 +90,9 @@ int setup_fleet_options(const config_t *config, fleet_view_options_t *options) {
     memset(options, 0, sizeof(*options));
     options->refresh_ms = config_get_int(config, "fleet.refresh.ms");
     baseline_rule_init(&options->rule);
-    options->rule.min_runs = config_get_int(config, "fleet.regression.min.runs");
-    options->rule.factor = config_get_double(config, "fleet.regression.factor");
-    options->rule.node_factor = config_get_double(config, "fleet.regression.node.factor");
+    options->rule.min_runs = config_get_int(config, "regression.min.runs");
+    options->rule.factor = config_get_double(config, "regression.factor");
+    options->rule.node_factor = config_get_double(config, "regression.node.factor");
     options->trend_interval_s = config_get_int(config, "fleet.trend.interval.s");
     options->metrics_top = (size_t)config_get_int(config, "fleet.metrics.top");
     options->trends_topic = config_get(config, "output.trends.topic");

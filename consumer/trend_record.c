@@ -6,25 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output_format.h"
-
-struct trend_record {
-    int output_format;
-};
-
-trend_record_t *trend_record_new(int output_format, char *errstr, size_t errstr_size) {
-    trend_record_t *tr = calloc(1, sizeof(*tr));
-    if (!tr) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
-    tr->output_format = output_format;
-    return tr;
-}
-
-void trend_record_free(trend_record_t *tr) {
-    free(tr);
-}
 
 static json_t *stat_json(const baseline_stat_t *s) {
     return json_pack("{s:f,s:f,s:f,s:f}", "mean", s->mean, "p50", s->p50, "p95", s->p95, "p99", s->p99);
@@ -67,22 +48,4 @@ static json_t *figures_json(const baseline_figures_t *f, const baseline_regressi
 
 json_t *trend_record_json(const baseline_figures_t *figures, const baseline_regressions_t *regressions) {
     return figures_json(figures, regressions);
-}
-
-int trend_record_encode(trend_record_t *tr, const baseline_figures_t *figures,
-                        const baseline_regressions_t *regressions, buf_t *out, char *errstr,
-                        size_t errstr_size) {
-    (void)tr;
-    json_t *j = figures_json(figures, regressions);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text) {
-        snprintf(errstr, errstr_size, "cannot encode the trend record of %s", figures->dag_id);
-        return -1;
-    }
-    int rc = buf_puts(out, text);
-    free(text);
-    if (rc != 0)
-        snprintf(errstr, errstr_size, "out of memory");
-    return rc;
 }

@@ -29,6 +29,7 @@
 #include "profile_avro.h"
 #include "profile_json.h"
 #include "span_codec.h"
+#include "trend_avro.h"
 #include "trend_record.h"
 
 #define DAGPROF DAGPROF_BINARY_DIR "/dagprof"
@@ -665,6 +666,9 @@ START_TEST(planted_regression_is_flagged_by_the_first_slow_run) {
 
     /* and a trend record naming node b on dag-trends */
     rd_kafka_t *trends = stream_test_consumer(&fx, "dag-trends");
+    char avro_err[256] = "";
+    trend_avro_t *trend_avro = trend_avro_new(avro_err, sizeof(avro_err));
+    ck_assert_msg(trend_avro != NULL, "%s", avro_err);
     int found = 0;
     deadline = mono_ms() + 120000;
     while (!found && mono_ms() < deadline) {
@@ -672,23 +676,26 @@ START_TEST(planted_regression_is_flagged_by_the_first_slow_run) {
         if (!m)
             continue;
         if (!m->err) {
-            json_t *j = json_loadb(m->payload, m->len, 0, NULL);
-            ck_assert_msg(j != NULL, "a trend record that is not JSON");
-            size_t i;
-            json_t *r;
-            json_array_foreach(json_object_get(j, "regressions"), i, r) {
-                if (json_is_string(json_object_get(r, "node_id")) &&
-                    strcmp(json_string_value(json_object_get(r, "node_id")), "b") == 0 &&
-                    strcmp(json_string_value(json_object_get(r, "type")), "node_exec_us") == 0)
+            /* output.format avro (the default): a Trend record of schemas/trend.avsc */
+            trend_record_t *t = NULL;
+            char terr[256] = "";
+            ck_assert_msg(trend_avro_decode(trend_avro, m->payload, m->len, &t, terr,
+                                            sizeof(terr)) == 0,
+                          "a trend record that is not a Trend: %s", terr);
+            for (size_t i = 0; i < t->regression_count; i++) {
+                const baseline_regression_t *r = &t->regressions[i].regression;
+                if (r->what == BASELINE_REGRESSION_NODE_EXEC && r->node_id &&
+                    strcmp(r->node_id, "b") == 0)
                     found = 1;
             }
-            ck_assert_str_eq(json_string_value(json_object_get(j, "dag_id")), "planted");
+            ck_assert_str_eq(t->figures->dag_id, "planted");
             ck_assert_int_eq(m->key_len, 7);
-            json_decref(j);
+            trend_avro_record_free(t);
         }
         rd_kafka_message_destroy(m);
     }
     stream_close_consumer(trends);
+    trend_avro_free(trend_avro);
     ck_assert_msg(found, "no trend record with node b's regression on dag-trends");
     instance_stop(&a);
 }
