@@ -10,6 +10,21 @@
 #include "report.h"
 #include "trends_report.h"
 
+/* Write what a writer gave (wrc its result) and free it; -1 with errstr when
+ * it ran out of memory or the output failed. */
+static int emit(buf_t *text, int wrc, FILE *out, char *errstr, size_t errstr_size) {
+    int rc = 0;
+    if (wrc != 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        rc = -1;
+    } else if (text->len && fwrite(text->data, 1, text->len, out) != text->len) {
+        snprintf(errstr, errstr_size, "cannot write the output");
+        rc = -1;
+    }
+    buf_free(text);
+    return rc;
+}
+
 static void free_runs(baseline_run_t **runs, size_t n) {
     for (size_t i = 0; i < n; i++)
         baseline_run_free(runs[i]);
@@ -42,13 +57,8 @@ static int compare(baseline_store_t *store, const trends_live_options_t *o, FILE
     buf_t text = BUF_INIT;
     int wrc = o->json ? trends_report_compare_json(c, o->compare_a, o->compare_b, &text)
                       : trends_report_compare_text(c, o->compare_a, o->compare_b, &report, &text);
-    if (wrc != 0) {
-        buf_free(&text);
-        snprintf(errstr, errstr_size, "out of memory");
+    if (emit(&text, wrc, out, errstr, errstr_size) != 0)
         goto done;
-    }
-    fwrite(text.data, 1, text.len, out);
-    buf_free(&text);
     rc = 0;
 done:
     baseline_comparison_free(c);
@@ -119,13 +129,8 @@ int trends_live_run(const trends_live_options_t *o, FILE *out, char *errstr, siz
         buf_t text = BUF_INIT;
         int wrc = o->json ? trends_report_json(views, shown, &text)
                           : trends_report_text(views, shown, &report, &text);
-        if (wrc != 0) {
-            buf_free(&text);
-            snprintf(errstr, errstr_size, "out of memory");
+        if (emit(&text, wrc, out, errstr, errstr_size) != 0)
             goto done;
-        }
-        fwrite(text.data, 1, text.len, out);
-        buf_free(&text);
     }
     rc = 0;
 done:
