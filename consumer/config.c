@@ -209,7 +209,7 @@ static const option_def_t options[] = {
     DBL(G_TRENDS, "regression.node.factor", "2", 1, DNOMAX,
         "regression: a node's exec above this x the node's p95"),
 
-    BOOL(G_FLEET, "fleet.enabled", "true",
+    BOOL(G_FLEET, "fleet.enabled", "false",
          "dagprof run: keep per-DAG baselines in Redis, flag regressions, publish trend records"),
     INT(G_FLEET, "fleet.refresh.ms", "10000", 100, 86400000,
         "how often the cached 24 h baselines the regression rule reads are refreshed"),

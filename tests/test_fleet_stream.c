@@ -73,8 +73,8 @@ static void instance_start(instance_t *in, const char *name) {
     in->metrics_port = harness_free_port();
     ck_assert_int_gt(in->metrics_port, 0);
     snprintf(in->env_metrics, sizeof(in->env_metrics), "DAGPROF_METRICS_PORT=%d", in->metrics_port);
-    const char *extra[] = {in->env_metrics, "DAGPROF_FLEET_REFRESH_MS=100", "DAGPROF_FLEET_TREND_INTERVAL_S=3600",
-                           NULL};
+    const char *extra[] = {in->env_metrics, "DAGPROF_FLEET_ENABLED=true", "DAGPROF_FLEET_REFRESH_MS=100",
+                           "DAGPROF_FLEET_TREND_INTERVAL_S=3600", NULL};
     const char *argv[] = {DAGPROF, "run", NULL};
     in->pid = harness_spawn(argv, stream_run_env(&fx, extra), in->log);
     ck_assert_int_gt(in->pid, 0);
