@@ -10,84 +10,30 @@
 #include <string.h>
 #include <sys/time.h>
 
-/* Store a batch's spans of one partition. KEYS: the partition's due set, then
- * the data string and the meta hash of each trace. ARGV: now, grace, idle,
- * ttl, max spans, max bytes, max open traces; then per trace its id, its
- * record count, the 1-based position of its first run span (0: none) and its
- * records, already framed (see trace_store.h), as one argument. Returns per
- * trace how many of its records were stored, in order (the rest were over a
- * limit), or -3 when refused because the partition has too many open traces,
- * -4 because the trace was profiled and its spans have expired (its
- * bookkeeping outlives the spans by one TTL to tell).
+/* Appends use no script: per trace and batch an APPEND of its records and an
+ * HINCRBY of its meta's 'g', sent with the TTL renewals in one pipeline; the
+ * replies (the string's new length, g's new value) tell a new trace, one whose
+ * spans expired, and one over a limit, and a second, small pipeline schedules
+ * the traces and undoes what was refused (trace_store_append_recv). A script
+ * call cost redis-server more than the appends it made: each redis.call from
+ * Lua copies its arguments and turns its reply into Lua values, several
+ * microseconds a call (bench_e2e, INFO commandstats), and the batch's records
+ * were copied into Lua and out again. 'g' counts the records in its low 32
+ * bits and the run spans above them (G_RUN), so one command keeps both.
  *
- * The script's work is three calls per trace whatever its span count: one
- * HMGET, one APPEND of the whole batch of records (its reply, the new length,
- * tells a new key), one HSET; one ZADD per partition, and the TTLs renewed
- * only when a quarter of the TTL has passed. Each call from Lua costs about
- * a microsecond, so calls per trace are what redis-server's CPU follows.
- * Spans are not checked for replays here: a per-span HSETNX with its Lua
- * argument and table slot was most of redis-server's CPU (bench_e2e), and the
- * engine keeps one copy per span_id anyway, so replays are dropped at load.
- * Only a trace that would cross a limit has its records walked, to cut at the
- * last one that fits. */
-static const char APPEND_LUA[] =
-    "local now, grace, idle, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-    "local max_spans, max_bytes, max_open = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
-    "local result, schedule, nsched, open, a = {}, {}, 0, nil, 8\n"
-    "for t = 1, (#KEYS - 1) / 2 do\n"
-    "  local dkey, mkey = KEYS[2 * t], KEYS[2 * t + 1]\n"
-    "  local trace_id, count, run_at, frames = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3]\n"
-    "  a = a + 4\n"
-    "  local m = redis.call('HMGET', mkey, 'rev', 'gen', 'lease', 'run', 'exp', 'bytes')\n"
-    "  local rev, gen, len, refuse = tonumber(m[1] or '0'), tonumber(m[2] or '0'), tonumber(m[6] or '0'), nil\n"
-    "  if not m[1] and not m[2] and max_open > 0 then\n"
-    "    open = open or redis.call('ZCARD', KEYS[1])\n"
-    "    if open >= max_open then refuse = -3 else open = open + 1 end\n"
-    "  end\n"
-    "  local k, take = count, #frames\n"
-    "  if not refuse and (gen + count > max_spans or len + take > max_bytes) then\n"
-    "    k, take = 0, 0\n"
-    "    while k < count and gen + k < max_spans do\n"
-    "      local body = struct.unpack('>I4', frames, take + 1)\n"
-    "      if len + take + 4 + body > max_bytes then break end\n"
-    "      take = take + 4 + body; k = k + 1\n"
-    "    end\n"
-    "  end\n"
-    "  local stored = 0\n"
-    "  if not refuse and k > 0 then\n"
-    "    stored = redis.call('APPEND', dkey, k == count and frames or string.sub(frames, 1, take))\n"
-    "    if stored == take and rev > 0 then\n"
-    "      redis.call('DEL', dkey)\n"
-    "      refuse = -4\n"
-    "    end\n"
-    "  end\n"
-    "  if refuse then\n"
-    "    result[t] = refuse\n"
-    "  else\n"
-    "    if k < count then redis.call('HINCRBY', mkey, 'dropped', count - k) end\n"
-    "    if k > 0 then\n"
-    "      local renew = stored == take or not m[5] or now - tonumber(m[5]) > ttl * 250\n"
-    "      local is_run = m[4] or (run_at > 0 and run_at <= k)\n"
-    "      local set = {'gen', gen + k, 'bytes', stored}\n"
-    "      if is_run and not m[4] then set[5] = 'run'; set[6] = '1' end\n"
-    "      if renew then set[#set + 1] = 'exp'; set[#set + 1] = now end\n"
-    "      redis.call('HSET', mkey, unpack(set))\n"
-    "      local due = now + (is_run and grace or idle)\n"
-    "      local lease = tonumber(m[3] or '0')\n"
-    "      if lease > due then due = lease end\n"
-    "      schedule[nsched + 1] = due; schedule[nsched + 2] = trace_id; nsched = nsched + 2\n"
-    "      if renew then\n"
-    "        redis.call('EXPIRE', dkey, ttl)\n"
-    "        redis.call('EXPIRE', mkey, 2 * ttl)\n"
-    "      end\n"
-    "    end\n"
-    "    result[t] = k\n"
-    "  end\n"
+ * The rare trace over its span or byte limit is cut back to its last record
+ * that fits. KEYS: the data string, the meta hash. ARGV: the length to keep
+ * (0: delete), what to take off g, the records dropped. */
+static const char CUT_LUA[] =
+    "local keep = tonumber(ARGV[1])\n"
+    "if keep > 0 then\n"
+    "  redis.call('SET', KEYS[1], redis.call('GETRANGE', KEYS[1], 0, keep - 1), 'KEEPTTL')\n"
+    "else\n"
+    "  redis.call('DEL', KEYS[1])\n"
     "end\n"
-    "for c = 1, nsched, 2000 do\n"
-    "  redis.call('ZADD', KEYS[1], unpack(schedule, c, math.min(c + 1999, nsched)))\n"
-    "end\n"
-    "return result\n";
+    "redis.call('HINCRBY', KEYS[2], 'g', ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[2], 'dropped', ARGV[3])\n"
+    "return 1\n";
 
 /* Lease the traces of one partition for loading. KEYS: the partition's due
  * set, then the data string and the meta hash of each trace; ARGV: the lease's
@@ -112,19 +58,22 @@ static const char APPEND_LUA[] =
  * count of distinct spans last published and 'dupc' the replays already
  * counted (both written by the finish). */
 static const char LOAD_LUA[] =
-    "local out, lease, leased, gone = {}, ARGV[1], {}, {}\n"
-    "for i = 1, #ARGV - 1 do\n"
-    "  local dkey, mkey, id = KEYS[2 * i], KEYS[2 * i + 1], ARGV[i + 1]\n"
-    "  local m = redis.call('HMGET', mkey, 'gen', 'rev', 'run', 'dropped', 'lease_gen', 'pub', 'dupc')\n"
+    "local out, lease, now, leased, gone = {}, ARGV[1], tonumber(ARGV[2]), {}, {}\n"
+    "for i = 1, #ARGV - 2 do\n"
+    "  local mkey, id = KEYS[2 * i + 1], ARGV[i + 2]\n"
+    "  local m = redis.call('HMGET', mkey, 'g', 'rev', 'dropped', 'lease_gen', 'pub', 'dupc', 'lease')\n"
     "  if not m[1] then\n"
     "    gone[#gone + 1] = id\n"
     "    out[i] = {0}\n"
+    "  elseif tonumber(m[7] or '0') > now then\n"
+    "    leased[#leased + 1] = m[7]; leased[#leased + 1] = id\n"
+    "    out[i] = {2}\n"
     "  else\n"
-    "    local gen, rev = m[1], m[2] or '0'\n"
-    "    if m[5] and m[5] ~= '' and m[5] ~= gen then rev = redis.call('HINCRBY', mkey, 'rev', 1) end\n"
-    "    redis.call('HSET', mkey, 'lease', lease, 'lease_gen', gen)\n"
+    "    local g, rev = tonumber(m[1]), m[2] or '0'\n"
+    "    if m[4] and m[4] ~= '' and m[4] ~= m[1] then rev = redis.call('HINCRBY', mkey, 'rev', 1) end\n"
+    "    redis.call('HSET', mkey, 'lease', lease, 'lease_gen', m[1])\n"
     "    leased[#leased + 1] = lease; leased[#leased + 1] = id\n"
-    "    out[i] = {1, gen, rev, m[3] or '0', m[4] or '0', m[6] or '0', m[7] or '0'}\n"
+    "    out[i] = {1, g % 4294967296, rev, g >= 4294967296 and 1 or 0, m[3] or '0', m[5] or '0', m[6] or '0'}\n"
     "  end\n"
     "end\n"
     "if #leased > 0 then redis.call('ZADD', KEYS[1], 'XX', unpack(leased)) end\n"
@@ -147,7 +96,7 @@ static const char FINISH_LUA[] =
     "  local mkey, a = KEYS[i + 1], 8 * (i - 1)\n"
     "  local gen, revision, id = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]\n"
     "  local at, mode = tonumber(ARGV[a + 4]) + tonumber(ARGV[a + 5]), ARGV[a + 6]\n"
-    "  local m = redis.call('HMGET', mkey, 'rev', 'gen')\n"
+    "  local m = redis.call('HMGET', mkey, 'rev', 'g')\n"
     "  if not m[2] or mode == '3' then\n"
     "    if m[2] then redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '') end\n"
     "    done[#done + 1] = id\n"
@@ -160,15 +109,17 @@ static const char FINISH_LUA[] =
     "    else\n"
     "      redis.call('HSET', mkey, 'lease', 0, 'lease_gen', '', 'pub', ARGV[a + 7], 'dupc', ARGV[a + 8])\n"
     "    end\n"
-    "    if m[2] == gen then done[#done + 1] = id\n"
+    "    if tonumber(m[2]) % 4294967296 == tonumber(gen) then done[#done + 1] = id\n"
     "    else redis.call('ZADD', KEYS[1], at, id) end\n"
     "  end\n"
     "end\n"
     "if #done > 0 then redis.call('ZREM', KEYS[1], unpack(done)) end\n"
     "return 1\n";
 
-enum { SCRIPT_APPEND, SCRIPT_LOAD, SCRIPT_FINISH, SCRIPT_COUNT };
-static const char *const SCRIPTS[SCRIPT_COUNT] = {APPEND_LUA, LOAD_LUA, FINISH_LUA};
+/* loaded on connect; CUT_LUA is rare and sent whole (EVAL), so a pipeline
+ * holding it is never resent for NOSCRIPT */
+enum { SCRIPT_LOAD, SCRIPT_FINISH, SCRIPT_COUNT };
+static const char *const SCRIPTS[SCRIPT_COUNT] = {LOAD_LUA, FINISH_LUA};
 
 struct trace_store {
     trace_store_options_t opt;
@@ -475,12 +426,18 @@ static int span_order_cmp(const void *a, const void *b) {
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* A meta's 'g': the records ever appended in its low 32 bits, the run spans
+ * among them above. */
+#define G_RUN (INT64_C(1) << 32)
+#define G_RECORDS(g) ((g) & (G_RUN - 1))
+
 struct trace_store_pending {
     pipeline_t pl;
     span_order_t *order; /* the spans by partition and trace, borrowed from the caller */
     size_t *trace_start, *part_start;
     size_t parts, count;
-    redisReply **replies; /* one per partition: room taken before sending */
+    int64_t now_ms;
+    redisReply **replies; /* one per command of pl: room taken before sending */
 };
 
 void trace_store_pending_free(trace_store_pending_t *p) {
@@ -494,6 +451,14 @@ void trace_store_pending_free(trace_store_pending_t *p) {
     free(p);
 }
 
+/* Commands per trace in an append's first pipeline: APPEND, HINCRBY and the
+ * two EXPIREs; and per partition a ZCARD first when open traces are limited. */
+#define APPEND_CMDS_PER_TRACE 4
+
+static size_t record_size(const trace_store_span_t *sp) {
+    return TRACE_STORE_RECORD_HEAD + strlen(sp->span_id) + sp->blob_len;
+}
+
 int trace_store_append_send(trace_store_t *store, const trace_store_span_t *spans, size_t count,
                             int64_t now_ms, trace_store_pending_t **out, char *errstr,
                             size_t errstr_size) {
@@ -502,6 +467,7 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
     if (!pd)
         goto oom;
     pd->count = count;
+    pd->now_ms = now_ms;
     if (count == 0) {
         *out = pd;
         return 0;
@@ -512,7 +478,7 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
         goto oom;
     for (size_t i = 0; i < count; i++)
         order[i] = (span_order_t){&spans[i], i};
-    /* one script call per partition, the spans of each trace together */
+    /* the spans of each trace together, one partition after another */
     qsort(order, count, sizeof(*order), span_order_cmp);
     size_t *trace_start = pd->trace_start = malloc((count + 1) * sizeof(*trace_start));
     size_t *part_start = pd->part_start = malloc((count + 1) * sizeof(*part_start)); /* into trace_start */
@@ -529,43 +495,21 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
     trace_start[traces] = count;
     part_start[parts] = traces;
     pd->parts = parts;
-    pd->replies = calloc(parts + 1, sizeof(*pd->replies));
+    pd->replies = calloc(parts + APPEND_CMDS_PER_TRACE * traces + 1, sizeof(*pd->replies));
     if (!pd->replies)
         goto oom;
     for (size_t p = 0; p < parts; p++) {
         size_t tb = part_start[p], te = part_start[p + 1];
-        size_t sb = trace_start[tb];
-        int32_t partition = order[sb].span->partition;
-        size_t keys = 1 + 2 * (te - tb);
-        pipeline_command(pl, (int)(3 + keys + 7 + 4 * (te - tb)));
-        pipeline_str(pl, "EVALSHA");
-        pipeline_str(pl, store->sha[SCRIPT_APPEND]);
-        pipeline_int(pl, (long long)keys);
-        pipeline_key(pl, store, partition, "due", NULL);
-        for (size_t t = tb; t < te; t++) {
-            pipeline_key(pl, store, partition, "d", order[trace_start[t]].span->trace_id);
-            pipeline_key(pl, store, partition, "m", order[trace_start[t]].span->trace_id);
+        int32_t partition = order[trace_start[tb]].span->partition;
+        if (store->opt.max_open_traces > 0) {
+            pipeline_command(pl, 2);
+            pipeline_str(pl, "ZCARD");
+            pipeline_key(pl, store, partition, "due", NULL);
         }
-        pipeline_int(pl, now_ms);
-        pipeline_int(pl, store->opt.grace_ms);
-        pipeline_int(pl, store->opt.idle_timeout_ms);
-        pipeline_int(pl, store->opt.ttl_s);
-        pipeline_int(pl, store->opt.max_spans_per_trace);
-        pipeline_int(pl, store->opt.max_bytes_per_trace);
-        pipeline_int(pl, store->opt.max_open_traces);
         for (size_t t = tb; t < te; t++) {
-            pipeline_str(pl, order[trace_start[t]].span->trace_id);
-            size_t b = trace_start[t], e = trace_start[t + 1], run_at = 0, framed = 0;
-            pipeline_int(pl, (long long)(e - b));
-            for (size_t k = b; k < e; k++) {
-                const trace_store_span_t *sp = order[k].span;
-                if (!run_at && sp->is_run)
-                    run_at = k - b + 1;
-                framed += TRACE_STORE_RECORD_HEAD + strlen(sp->span_id) + sp->blob_len;
-            }
-            pipeline_int(pl, (long long)run_at);
-            /* the records straight into the argument: no copy of a span is made */
-            pipeline_header(pl, '$', framed);
+            const char *trace_id = order[trace_start[t]].span->trace_id;
+            size_t b = trace_start[t], e = trace_start[t + 1], framed = 0;
+            int64_t inc = (int64_t)(e - b);
             for (size_t k = b; k < e; k++) {
                 const trace_store_span_t *sp = order[k].span;
                 size_t id_len = strlen(sp->span_id);
@@ -575,6 +519,18 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
                     trace_store_pending_free(pd);
                     return -1;
                 }
+                framed += record_size(sp);
+                if (sp->is_run)
+                    inc += G_RUN;
+            }
+            pipeline_command(pl, 3);
+            pipeline_str(pl, "APPEND");
+            pipeline_key(pl, store, partition, "d", trace_id);
+            /* the records straight into the argument: no copy of a span is made */
+            pipeline_header(pl, '$', framed);
+            for (size_t k = b; k < e; k++) {
+                const trace_store_span_t *sp = order[k].span;
+                size_t id_len = strlen(sp->span_id);
                 size_t body = 2 + id_len + sp->blob_len;
                 unsigned char head[TRACE_STORE_RECORD_HEAD] = {
                     (unsigned char)(body >> 24), (unsigned char)(body >> 16), (unsigned char)(body >> 8),
@@ -584,6 +540,19 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
                 pipeline_write(pl, sp->blob, sp->blob_len);
             }
             pipeline_write(pl, "\r\n", 2);
+            pipeline_command(pl, 4);
+            pipeline_str(pl, "HINCRBY");
+            pipeline_key(pl, store, partition, "m", trace_id);
+            pipeline_str(pl, "g");
+            pipeline_int(pl, inc);
+            pipeline_command(pl, 3);
+            pipeline_str(pl, "EXPIRE");
+            pipeline_key(pl, store, partition, "d", trace_id);
+            pipeline_int(pl, store->opt.ttl_s);
+            pipeline_command(pl, 3);
+            pipeline_str(pl, "EXPIRE");
+            pipeline_key(pl, store, partition, "m", trace_id);
+            pipeline_int(pl, 2 * store->opt.ttl_s);
         }
     }
     if (store_send(store, pl, errstr, errstr_size) != 0) {
@@ -598,6 +567,29 @@ oom:
     return -1;
 }
 
+/* A trace of an appended batch, as its replies tell: scheduled at due, or
+ * refused. */
+typedef struct appended {
+    size_t trace; /* into trace_start */
+    int64_t due_ms;
+} appended_t;
+
+/* ZADD of a partition's scheduled traces, in commands of at most 1000. */
+static void schedule_partition(pipeline_t *pl, trace_store_t *store, int32_t partition,
+                               const span_order_t *order, const size_t *trace_start,
+                               const appended_t *sched, size_t n) {
+    for (size_t c = 0; c < n; c += 1000) {
+        size_t m = n - c < 1000 ? n - c : 1000;
+        pipeline_command(pl, (int)(2 + 2 * m));
+        pipeline_str(pl, "ZADD");
+        pipeline_key(pl, store, partition, "due", NULL);
+        for (size_t j = c; j < c + m; j++) {
+            pipeline_int(pl, sched[j].due_ms);
+            pipeline_str(pl, order[trace_start[sched[j].trace]].span->trace_id);
+        }
+    }
+}
+
 int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
                             trace_store_outcome_t *outcomes, char *errstr, size_t errstr_size) {
     int rc = -1;
@@ -608,35 +600,127 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
     size_t parts = pd->parts, *trace_start = pd->trace_start, *part_start = pd->part_start;
     const span_order_t *order = pd->order;
     redisReply **replies = pd->replies;
-    if (store_recv(store, &pd->pl, replies, errstr, errstr_size) != 0)
+    size_t n_replies = pd->pl.count;
+    pipeline_t fix = {0}; /* scheduling, and undoing what was refused */
+    appended_t *sched = NULL;
+    redisReply **fix_replies = NULL;
+    if (store_recv(store, &pd->pl, replies, errstr, errstr_size) != 0) {
+        n_replies = 0;
         goto done;
+    }
+    sched = malloc((part_start[parts] + 1) * sizeof(*sched));
+    if (!sched)
+        goto oom;
+    const trace_store_options_t *o = &store->opt;
+    size_t at = 0;
     for (size_t p = 0; p < parts; p++) {
-        redisReply *r = replies[p];
-        size_t tb = part_start[p], te = part_start[p + 1];
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != te - tb)
-            goto unexpected;
-        for (size_t t = tb; t < te; t++) {
-            redisReply *tr = r->element[t - tb];
-            size_t b = trace_start[t], e = trace_start[t + 1];
-            if (tr->type != REDIS_REPLY_INTEGER || tr->integer > (long long)(e - b) || tr->integer < -4 ||
-                (tr->integer < 0 && tr->integer > -3))
+        size_t tb = part_start[p], te = part_start[p + 1], n_sched = 0;
+        int32_t partition = order[trace_start[tb]].span->partition;
+        int64_t open = 0, opened = 0;
+        if (o->max_open_traces > 0) {
+            if (replies[at]->type != REDIS_REPLY_INTEGER)
                 goto unexpected;
-            trace_store_outcome_t refused = tr->integer == -3 ? TRACE_STORE_TOO_MANY_OPEN : TRACE_STORE_EXPIRED;
-            size_t stored = tr->integer < 0 ? 0 : (size_t)tr->integer;
-            for (size_t k = b; k < e; k++)
-                outcomes[order[k].index] = tr->integer < 0  ? refused
-                                           : k - b < stored ? TRACE_STORE_ADDED
-                                                            : TRACE_STORE_OVER_LIMIT;
+            open = replies[at++]->integer;
         }
+        for (size_t t = tb; t < te; t++, at += APPEND_CMDS_PER_TRACE) {
+            redisReply *len_r = replies[at], *g_r = replies[at + 1];
+            if (len_r->type != REDIS_REPLY_INTEGER || g_r->type != REDIS_REPLY_INTEGER)
+                goto unexpected;
+            size_t b = trace_start[t], e = trace_start[t + 1], take = 0, runs = 0;
+            for (size_t k = b; k < e; k++) {
+                take += record_size(order[k].span);
+                runs += order[k].span->is_run != 0;
+            }
+            int64_t k_all = (int64_t)(e - b), inc = k_all + (int64_t)runs * G_RUN;
+            int64_t len = len_r->integer, g = g_r->integer, prior = g - inc;
+            if (len < (int64_t)take)
+                goto unexpected;
+            const char *trace_id = order[b].span->trace_id;
+            int new_data = len == (int64_t)take;
+            trace_store_outcome_t refused = TRACE_STORE_ADDED;
+            if (new_data && prior != 0) {
+                /* the spans expired, the bookkeeping did not: the trace was
+                 * here before, and this span is too late to join it */
+                refused = TRACE_STORE_EXPIRED;
+                pipeline_command(&fix, 2);
+                pipeline_str(&fix, "DEL");
+                pipeline_key(&fix, store, partition, "d", trace_id);
+                pipeline_command(&fix, 4);
+                pipeline_str(&fix, "HINCRBY");
+                pipeline_key(&fix, store, partition, "m", trace_id);
+                pipeline_str(&fix, "g");
+                pipeline_int(&fix, -inc);
+            } else if (new_data && o->max_open_traces > 0 && open + opened >= o->max_open_traces) {
+                refused = TRACE_STORE_TOO_MANY_OPEN;
+                pipeline_command(&fix, 3);
+                pipeline_str(&fix, "DEL");
+                pipeline_key(&fix, store, partition, "d", trace_id);
+                pipeline_key(&fix, store, partition, "m", trace_id);
+            }
+            if (refused != TRACE_STORE_ADDED) {
+                for (size_t k = b; k < e; k++)
+                    outcomes[order[k].index] = refused;
+                continue;
+            }
+            opened += new_data;
+            /* over a limit: keep the records that fit, in order */
+            int64_t before = G_RECORDS(prior), len_before = len - (int64_t)take;
+            size_t fit = e - b, kept = 0, cut_runs = 0;
+            if (before + k_all > o->max_spans_per_trace || len > o->max_bytes_per_trace) {
+                fit = 0;
+                while (b + fit < e && before + (int64_t)fit < o->max_spans_per_trace) {
+                    size_t size = record_size(order[b + fit].span);
+                    if (len_before + (int64_t)(kept + size) > o->max_bytes_per_trace)
+                        break;
+                    kept += size;
+                    fit++;
+                }
+                for (size_t k = b + fit; k < e; k++)
+                    cut_runs += order[k].span->is_run != 0;
+                int64_t undo = (int64_t)(e - b - fit) + (int64_t)cut_runs * G_RUN;
+                pipeline_command(&fix, 8);
+                pipeline_str(&fix, "EVAL");
+                pipeline_str(&fix, CUT_LUA);
+                pipeline_str(&fix, "2");
+                pipeline_key(&fix, store, partition, "d", trace_id);
+                pipeline_key(&fix, store, partition, "m", trace_id);
+                pipeline_int(&fix, len_before + (int64_t)kept);
+                pipeline_int(&fix, -undo);
+                pipeline_int(&fix, (long long)(e - b - fit));
+                g -= undo;
+            }
+            for (size_t k = b; k < e; k++)
+                outcomes[order[k].index] = k - b < fit ? TRACE_STORE_ADDED : TRACE_STORE_OVER_LIMIT;
+            if (fit > 0) {
+                /* grace after the run span has come, the idle timeout before */
+                int64_t delay = g >= G_RUN ? o->grace_ms : o->idle_timeout_ms;
+                sched[n_sched++] = (appended_t){t, pd->now_ms + delay};
+            }
+        }
+        schedule_partition(&fix, store, partition, order, trace_start, sched, n_sched);
+    }
+    if (fix.count) {
+        fix_replies = calloc(fix.count, sizeof(*fix_replies));
+        if (!fix_replies)
+            goto oom;
+        if (store_run(store, &fix, fix_replies, errstr, errstr_size) != 0)
+            goto done;
+        for (size_t i = 0; i < fix.count; i++)
+            freeReplyObject(fix_replies[i]);
     }
     rc = 0;
-    goto done_free;
+    goto done;
 unexpected:
     snprintf(errstr, errstr_size, "redis: unexpected reply to append");
-done_free:
-    for (size_t p = 0; p < parts; p++)
-        freeReplyObject(replies[p]);
+    goto done;
+oom:
+    snprintf(errstr, errstr_size, "out of memory");
 done:
+    for (size_t i = 0; i < n_replies; i++)
+        freeReplyObject(replies[i]);
+    free(fix_replies);
+    free(sched);
+    pipeline_free(&fix);
     trace_store_pending_free(pd);
     return rc;
 }
@@ -733,6 +817,13 @@ void trace_store_traces_free(trace_store_trace_t *traces, size_t count) {
             freeReplyObject(traces[i].reply);
     }
     free(traces);
+}
+
+/* The wall clock in ms, as the callers' times (a lease's end is one). */
+static int64_t wall_ms(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 static int64_t reply_int(const redisReply *r) {
@@ -894,7 +985,7 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
     for (size_t g = 0; g < groups; g++) {
         size_t b = group_start[g], e = group_start[g + 1];
         int32_t partition = order[b].partition;
-        pipeline_command(&pl, (int)(4 + 2 * (e - b) + 1 + (e - b)));
+        pipeline_command(&pl, (int)(4 + 2 * (e - b) + 2 + (e - b)));
         pipeline_str(&pl, "EVALSHA");
         pipeline_str(&pl, store->sha[SCRIPT_LOAD]);
         pipeline_int(&pl, (long long)(1 + 2 * (e - b)));
@@ -904,6 +995,7 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
             pipeline_key(&pl, store, partition, "m", refs[order[k].index].trace_id);
         }
         pipeline_int(&pl, lease_until_ms);
+        pipeline_int(&pl, wall_ms());
         for (size_t k = b; k < e; k++)
             pipeline_str(&pl, refs[order[k].index].trace_id);
         for (size_t k = b; k < e; k++) {
@@ -933,7 +1025,7 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
             redisReply *r = leases->element[k - b], *data = replies[at + 1 + (k - b)];
             if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
                 goto unexpected;
-            if (reply_int(r->element[0]) == 0)
+            if (reply_int(r->element[0]) != 1) /* 0: gone; 2: leased by another load */
                 continue;
             if (r->elements != 7 || (data->type != REDIS_REPLY_STRING && data->type != REDIS_REPLY_NIL))
                 goto unexpected;

@@ -50,7 +50,7 @@
 #include "redis_route.h"
 
 /* The key layout's version, part of every key name. */
-#define TRACE_STORE_LAYOUT "v2"
+#define TRACE_STORE_LAYOUT "v3"
 /* Bytes before a record's span_id: body length (4), span_id length (2). */
 #define TRACE_STORE_RECORD_HEAD 6
 

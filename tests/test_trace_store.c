@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "harness.h"
 #include "trace_store.h"
@@ -21,6 +22,12 @@ static void setup(void) {
 static void teardown(void) {
     harness_redis_free(redis);
     redis = NULL;
+}
+
+static int64_t wall_ms(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 static trace_store_options_t options(void) {
@@ -131,17 +138,29 @@ START_TEST(append_dedup_due_load_finish) {
     ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
     ck_assert_uint_eq(due(s, 3, 7000, &refs), 1);
     trace_store_refs_free(refs, 1);
-    ck_assert_int_eq(trace_store_load(s, &ref, 1, 20000, &t, err, sizeof(err)), 0);
+    int64_t lease = wall_ms() + 600000; /* leases are held against the wall clock */
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, lease, &t, err, sizeof(err)), 0);
     ck_assert_int_eq(t[0].revision, 1);
     ck_assert_int_eq(t[0].duplicates, 0); /* counted by the first load already */
     ck_assert_uint_eq(t[0].span_count, 3);
 
-    /* a span arrives while revision 1 is being published: the lease holds it
-     * back, and finishing makes it due after the grace period */
+    /* a span arrives while revision 1 is being published: it is due after
+     * the grace period, but a load while the lease holds leaves the trace to
+     * its holder, due again when the lease ends; finishing makes it due after
+     * the grace period */
     trace_store_span_t later = span(3, "A", "later", 0, "five");
     append(s, &later, 1, 8000, out);
-    ck_assert_uint_eq(due(s, 3, 19999, &refs), 0);
-    trace_store_refs_free(refs, 0);
+    ck_assert_uint_eq(due(s, 3, 19999, &refs), 1);
+    trace_store_refs_free(refs, 1);
+    trace_store_trace_t *held;
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, lease + 1, &held, err, sizeof(err)), 0);
+    ck_assert(!held[0].exists);
+    trace_store_traces_free(held, 1);
+    ck_assert_uint_eq(due(s, 3, lease - 1, &refs), 1); /* B only, idle long enough by then */
+    ck_assert_str_eq(refs[0].trace_id, "B");
+    trace_store_refs_free(refs, 1);
+    ck_assert_uint_eq(due(s, 3, lease, &refs), 2);
+    trace_store_refs_free(refs, 2);
     done = (trace_store_done_t){3, "A", t[0].gen, t[0].revision, 1};
     ck_assert_int_eq(trace_store_finish(s, &done, 1, 9000, err, sizeof(err)), 0);
     trace_store_traces_free(t, 1);
@@ -269,7 +288,7 @@ START_TEST(malformed_records) {
     redisContext *c = harness_redis_connect(redis, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
     /* a header announcing 255 bytes, then 3 */
-    freeReplyObject(redisCommand(c, "APPEND t:v2:{spans:6}:d:M %b", "\0\0\0\xff\0\1xyz", (size_t)9));
+    freeReplyObject(redisCommand(c, "APPEND t:v3:{spans:6}:d:M %b", "\0\0\0\xff\0\1xyz", (size_t)9));
     redisFree(c);
     trace_store_ref_t ref = {6, "M", 0};
     trace_store_trace_t *t;
@@ -298,7 +317,7 @@ START_TEST(expired_trace) {
     trace_store_traces_free(t, 1);
     redisContext *c = harness_redis_connect(redis, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
-    freeReplyObject(redisCommand(c, "DEL t:v2:{spans:2}:d:E")); /* the spans' TTL ran out */
+    freeReplyObject(redisCommand(c, "DEL t:v3:{spans:2}:d:E")); /* the spans' TTL ran out */
     redisFree(c);
     trace_store_span_t late = span(2, "E", "late", 0, "y");
     append(s, &late, 1, 10000, out);
@@ -402,39 +421,37 @@ START_TEST(ttl_and_key_layout) {
     char err[256];
     redisContext *c = harness_redis_connect(redis, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
-    redisReply *r = redisCommand(c, "TTL t:v2:{spans:7}:d:T");
+    redisReply *r = redisCommand(c, "TTL t:v3:{spans:7}:d:T");
     ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
     ck_assert(r->integer > 100 && r->integer <= 120);
     freeReplyObject(r);
-    r = redisCommand(c, "TTL t:v2:{spans:7}:m:T"); /* bookkeeping outlives the spans */
+    r = redisCommand(c, "TTL t:v3:{spans:7}:m:T"); /* bookkeeping outlives the spans */
     ck_assert(r->integer > 220 && r->integer <= 240);
     freeReplyObject(r);
-    r = redisCommand(c, "ZSCORE t:v2:{spans:7}:due T");
+    r = redisCommand(c, "ZSCORE t:v3:{spans:7}:due T");
     ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
     ck_assert_str_eq(r->str, "60000");
     freeReplyObject(r);
-    /* TTLs are renewed once a quarter of the TTL (30 s here) has passed since
-     * the last renewal, not on every append */
-    freeReplyObject(redisCommand(c, "EXPIRE t:v2:{spans:7}:d:T 10"));
-    trace_store_span_t two = span(7, "T", "b", 0, "y"), three = span(7, "T", "c", 0, "z");
+    /* every append renews both TTLs */
+    freeReplyObject(redisCommand(c, "EXPIRE t:v3:{spans:7}:d:T 10"));
+    freeReplyObject(redisCommand(c, "EXPIRE t:v3:{spans:7}:m:T 10"));
+    trace_store_span_t two = span(7, "T", "b", 0, "y");
     append(s, &two, 1, 20000, out);
     ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
-    r = redisCommand(c, "TTL t:v2:{spans:7}:d:T");
-    ck_assert(r->integer > 0 && r->integer <= 10);
-    freeReplyObject(r);
-    append(s, &three, 1, 40000, out);
-    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
-    r = redisCommand(c, "TTL t:v2:{spans:7}:d:T");
+    r = redisCommand(c, "TTL t:v3:{spans:7}:d:T");
     ck_assert(r->integer > 100 && r->integer <= 120);
     freeReplyObject(r);
+    r = redisCommand(c, "TTL t:v3:{spans:7}:m:T");
+    ck_assert(r->integer > 220 && r->integer <= 240);
+    freeReplyObject(r);
     /* the spans expired: loading drops the trace from the schedule */
-    freeReplyObject(redisCommand(c, "DEL t:v2:{spans:7}:d:T t:v2:{spans:7}:m:T"));
+    freeReplyObject(redisCommand(c, "DEL t:v3:{spans:7}:d:T t:v3:{spans:7}:m:T"));
     trace_store_ref_t ref = {7, "T", 0};
     trace_store_trace_t *t;
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
     ck_assert(!t[0].exists);
     trace_store_traces_free(t, 1);
-    r = redisCommand(c, "ZCARD t:v2:{spans:7}:due");
+    r = redisCommand(c, "ZCARD t:v3:{spans:7}:due");
     ck_assert_int_eq(r->integer, 0);
     freeReplyObject(r);
     redisFree(c);
@@ -442,7 +459,7 @@ START_TEST(ttl_and_key_layout) {
 }
 END_TEST
 
-/* One pipelined round trip per batch, whatever its size. */
+/* Two pipelined round trips per batch, whatever its size. */
 START_TEST(round_trips_per_batch) {
     trace_store_options_t o = options();
     trace_store_t *s = open_store(&o);
@@ -457,7 +474,8 @@ START_TEST(round_trips_per_batch) {
     }
     uint64_t before = trace_store_round_trips(s);
     append(s, spans, N, 0, out);
-    ck_assert_uint_eq(trace_store_round_trips(s) - before, 1);
+    /* the appends, then the schedule */
+    ck_assert_uint_eq(trace_store_round_trips(s) - before, 2);
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(out[i], TRACE_STORE_ADDED);
     int32_t parts[4] = {0, 1, 2, 3};
