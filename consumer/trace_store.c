@@ -37,9 +37,11 @@ static const char CUT_LUA[] =
 
 /* Lease the traces of one partition for loading. KEYS: the partition's due
  * set, then the data string and the meta hash of each trace; ARGV: the lease's
- * end (ms), then the trace ids. Returns per trace {0} when its bookkeeping
- * expired (it leaves the due set), else {1, gen, rev, run, dropped, pub,
- * dupc}; a trace whose records expired but not its bookkeeping is found by
+ * end (ms), now (ms), then the trace ids. Returns per trace {0} when its bookkeeping
+ * expired (it leaves the due set), {2} when another load's lease still
+ * holds it (due again when that lease ends: an append may have made it due
+ * sooner), else {1, gen, rev, run, dropped, pub, dupc}, gen and run read off
+ * g; a trace whose records expired but not its bookkeeping is found by
  * the GET and taken off the schedule by a finish (FINISH_GONE). A lease
  * ended is lease 0 and lease_gen "", so finishing is one HSET. One
  * call per partition and batch, not per trace: a script call's own cost was

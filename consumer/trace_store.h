@@ -1,24 +1,32 @@
 /* trace_store.h -- the spans of open traces, kept in Redis.
  *
- * Key layout, version 2 (TRACE_STORE_LAYOUT). Every trace lives under its
+ * Key layout, version 3 (TRACE_STORE_LAYOUT). Every trace lives under its
  * input partition's hash tag, so that the keys of one partition stay in one
- * Redis Cluster slot and each change is one atomic script:
+ * Redis Cluster slot and each script touches one slot:
  *
- *   <prefix>:v2:{<topic>:<partition>}:d:<trace_id>  string  the span records, appended
- *   <prefix>:v2:{<topic>:<partition>}:m:<trace_id>  hash    gen, bytes, rev, run, dropped, exp,
- *                                                           lease, lease_gen, pub, dupc
- *   <prefix>:v2:{<topic>:<partition>}:due           zset    trace_id -> due time (ms)
+ *   <prefix>:v3:{<topic>:<partition>}:d:<trace_id>  string  the span records, appended
+ *   <prefix>:v3:{<topic>:<partition>}:m:<trace_id>  hash    g, rev, dropped, lease, lease_gen,
+ *                                                           pub, dupc
+ *   <prefix>:v3:{<topic>:<partition>}:due           zset    trace_id -> due time (ms)
  *
  * A span record is a 4-byte big-endian body length, then the body: a 2-byte
- * big-endian span_id length, the span_id, the span (Avro binary). Each batch
- * appends a trace's records with one APPEND inside one script per partition;
- * nothing is done per span in Redis. In the meta hash: gen counts the records
- * ever stored (replays included), bytes the string's length, rev the next
- * revision, run whether the run span came, dropped the spans refused by the
- * limits, exp when the TTLs were last renewed, lease/lease_gen the current
- * load's lease and the gen it covered (0 and "" when none), pub the distinct spans last published and dupc the replays already
- * counted. Data written under another layout version (the HSETNX hash of
- * version 1, keys without ":v2") is never read.
+ * big-endian span_id length, the span_id, the span (Avro binary). A batch
+ * appends each trace's records with one APPEND, no script: per trace an
+ * APPEND, an HINCRBY of g and two EXPIREs, then per partition one ZADD of
+ * the due times; nothing is done per span in Redis. In the meta hash: g counts
+ * the records ever stored (replays included) in its low 32 bits and the run
+ * spans above them, rev is the next revision, dropped the spans refused by the
+ * limits, lease/lease_gen the current load's lease and the g it covered (0
+ * and "" when none), pub the distinct spans last published and dupc the
+ * replays already counted. Data written under another layout version (keys
+ * with ":v2:" or older) is never read.
+ *
+ * Limits are enforced from the replies: the APPEND's new length and g's new
+ * value tell a trace over its span or byte limit, which a small script cuts
+ * back to its last record that fits; a new string under a g that was not 0
+ * is a trace whose spans expired after it was profiled, and is undone; a new
+ * trace past limit.open.traces is deleted again. The schedule (ZADD) is
+ * written only after those checks, so no refused span is ever due.
  *
  * At-least-once replays are appended like any span and dropped at load by
  * span_id, the first copy kept; they are counted (trace_store_trace_t's
@@ -26,21 +34,24 @@
  * that finds no span beyond those last published ends its lease without
  * profiling. Replays do count towards the span and byte limits.
  *
- * Each new span pushes the trace's due time: grace after the run span has
+ * Each new span sets the trace's due time: grace after the run span has
  * arrived, idle timeout before. The due set of a partition is how whichever
  * instance owns the partition finds its pending traces, after a rebalance or a
- * crash as well. A trace stays until its TTL, so a late span yields a new
- * revision with every span of the run. The bookkeeping hash lives twice as
- * long as the spans, so a span that comes after its trace expired is
- * recognised and refused rather than starting a new trace of one span.
+ * crash as well. A load leases a trace; a span appended meanwhile may make it
+ * due before the lease ends, and a load then finds the lease held and leaves
+ * the trace to its holder, due again when the lease ends. A trace stays until
+ * its TTL (renewed by every append), so a late span yields a new revision with
+ * every span of the run. The bookkeeping hash lives twice as long as the
+ * spans, so a span that comes after its trace expired is recognised and
+ * refused rather than starting a new trace of one span.
  *
  * On a Redis Cluster (redis_route.h) every script and command touches one
  * slot only: its keys are all declared in KEYS and share the partition's tag,
  * and it is sent to that slot's master; a batch is one pipeline per master.
  *
- * Round trips: one per appended batch, one per due scan, one per batch of
- * loads (a second when some loaded traces held only replays), one per batch of
- * finishes, whatever the number of spans. */
+ * Round trips: two per appended batch (the appends, then the schedule), one
+ * per due scan, one per batch of loads (a second when some loaded traces held
+ * only replays), one per batch of finishes, whatever the number of spans. */
 #ifndef DAGPROF_TRACE_STORE_H
 #define DAGPROF_TRACE_STORE_H
 
