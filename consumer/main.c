@@ -10,6 +10,7 @@
  *   dagprof trends --dag ID --compare A B         two versions of a DAG, from Redis
  *
  * Exit codes: 0 success, 1 failure at run time, 2 bad usage or configuration. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,12 @@ static int cmd_run(const config_t *cfg) {
                   "tunnel (stunnel, spiped) on loopback\"");
         return 2;
     }
+    /* Each batch allocates and frees buffers of a few hundred KB (pipelines,
+     * replies, decoded spans): with glibc's defaults the heap's top was given
+     * back after each and the kernel zeroed its pages again on the next, a
+     * twentieth of the CPU (perf, bench_e2e). What stays is bounded here. */
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 32 << 20);
     pricing_t *pricing = setup_pricing(cfg, err, sizeof(err));
     if (!pricing) {
         log_event(LOG_ERROR, "config_invalid", "error=\"%s\"", err);
