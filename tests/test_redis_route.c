@@ -448,7 +448,7 @@ START_TEST(trace_store_cycle_on_cluster) {
     for (int p = 0; p < PARTS; p++) {
         char key[64], tag[32];
         snprintf(tag, sizeof(tag), "spans:%d", p);
-        snprintf(key, sizeof(key), "t:v2:{%s}:due", tag);
+        snprintf(key, sizeof(key), "t:" TRACE_STORE_LAYOUT ":{%s}:due", tag);
         int owner = harness_cluster_master_of(cluster, redis_route_slot(tag, strlen(tag)), err, sizeof(err));
         ck_assert_int_ge(owner, 0);
         masters_used[owner] = 1;
