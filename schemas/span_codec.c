@@ -310,18 +310,11 @@ static int read_tokens(avro_in_t *in, const char *field, int64_t *out) {
     return 0;
 }
 
-static int read_span(avro_in_t *in, span_t *span) {
+/* The fields after trace_id and span_id. */
+static int read_span_rest(avro_in_t *in, span_t *span) {
     int kind = 0, status = 0;
     int64_t attempt;
 
-    if (read_string(in, "trace_id", &span->trace_id) != 0)
-        return -1;
-    if (!span->trace_id[0])
-        return set_error(in->errstr, in->errstr_size, "trace_id: empty");
-    if (read_string(in, "span_id", &span->span_id) != 0)
-        return -1;
-    if (!span->span_id[0])
-        return set_error(in->errstr, in->errstr_size, "span_id: empty");
     if (read_optional_string(in, "parent_span_id", &span->parent_span_id) != 0 ||
         read_optional_string(in, "dag_id", &span->dag_id) != 0 ||
         read_optional_string(in, "node_id", &span->node_id) != 0 ||
@@ -355,6 +348,77 @@ static int read_span(avro_in_t *in, span_t *span) {
     return 0;
 }
 
+static int read_span(avro_in_t *in, span_t *span) {
+    if (read_string(in, "trace_id", &span->trace_id) != 0)
+        return -1;
+    if (!span->trace_id[0])
+        return set_error(in->errstr, in->errstr_size, "trace_id: empty");
+    if (read_string(in, "span_id", &span->span_id) != 0)
+        return -1;
+    if (!span->span_id[0])
+        return set_error(in->errstr, in->errstr_size, "span_id: empty");
+    return read_span_rest(in, span);
+}
+
+/* Room in codec->strings for the copies of a message of len bytes and extra
+ * bytes more; -1 when out of memory. */
+static int reserve_strings(span_codec_t *codec, size_t len, size_t extra) {
+    if (len > SIZE_MAX / 4 || extra > SIZE_MAX / 4)
+        return -1;
+    if (len + extra + 1 > codec->strings_cap) {
+        size_t cap = codec->strings_cap ? codec->strings_cap : 256;
+        while (cap < len + extra + 1)
+            cap *= 2;
+        char *grown = realloc(codec->strings, cap);
+        if (!grown)
+            return -1;
+        codec->strings = grown;
+        codec->strings_cap = cap;
+    }
+    return 0;
+}
+
+size_t span_codec_avro_ids_size(const void *body, size_t len) {
+    char err[8];
+    const uint8_t *bytes = body;
+    avro_in_t in = {bytes, bytes + len, NULL, err, sizeof(err)};
+    for (int field = 0; field < 2; field++) {
+        int64_t n;
+        if (read_long(&in, "id", &n) != 0 || n <= 0 || (uint64_t)n > (uint64_t)(in.end - in.pos))
+            return 0;
+        in.pos += n;
+    }
+    return (size_t)(in.pos - bytes);
+}
+
+int span_codec_decode_avro_rest(span_codec_t *codec, const char *trace_id, const char *span_id,
+                                size_t span_id_len, const void *rest, size_t len, span_t *out,
+                                char *errstr, size_t errstr_size) {
+    codec_reset(codec);
+    span_defaults(out);
+    if (!trace_id || !trace_id[0])
+        return set_error(errstr, errstr_size, "trace_id: empty");
+    if (span_id_len == 0)
+        return set_error(errstr, errstr_size, "span_id: empty");
+    if (memchr(span_id, '\0', span_id_len) || !utf8_valid(span_id, span_id_len))
+        return set_error(errstr, errstr_size, "span_id: not a UTF-8 string without NUL bytes");
+    if (reserve_strings(codec, len, span_id_len + 1) != 0)
+        return set_error(errstr, errstr_size, "record: out of memory");
+    char *id = codec->strings;
+    memcpy(id, span_id, span_id_len);
+    id[span_id_len] = '\0';
+    codec->strings_len = span_id_len + 1;
+    out->trace_id = trace_id;
+    out->span_id = id;
+    const uint8_t *bytes = rest ? rest : (const uint8_t *)"";
+    avro_in_t in = {bytes, bytes + len, codec, errstr, errstr_size};
+    if (read_span_rest(&in, out) != 0) {
+        span_defaults(out);
+        return -1;
+    }
+    return 0;
+}
+
 int span_codec_decode_avro(span_codec_t *codec, const void *buf, size_t len, span_t *out,
                            char *errstr, size_t errstr_size) {
     const uint8_t *bytes = buf;
@@ -377,16 +441,8 @@ int span_codec_decode_avro(span_codec_t *codec, const void *buf, size_t len, spa
     }
     if (len > SIZE_MAX / 4)
         return set_error(errstr, errstr_size, "record: message of %zu bytes is too large", len);
-    if (len + 1 > codec->strings_cap) {
-        size_t cap = codec->strings_cap ? codec->strings_cap : 256;
-        while (cap < len + 1)
-            cap *= 2;
-        char *grown = realloc(codec->strings, cap);
-        if (!grown)
-            return set_error(errstr, errstr_size, "trace_id: out of memory");
-        codec->strings = grown;
-        codec->strings_cap = cap;
-    }
+    if (reserve_strings(codec, len, 0) != 0)
+        return set_error(errstr, errstr_size, "trace_id: out of memory");
     avro_in_t in = {bytes, bytes + len, codec, errstr, errstr_size};
     if (read_span(&in, out) != 0) {
         span_defaults(out);

@@ -43,6 +43,19 @@ void span_codec_set_schema_id(span_codec_t *codec, int64_t schema_id);
 int span_codec_decode_avro(span_codec_t *codec, const void *buf, size_t len, span_t *out,
                            char *errstr, size_t errstr_size);
 
+/* The bytes a bare SpanEvent body (no Confluent header) spends on its first
+ * two fields, trace_id and span_id: what a store keyed by trace and span
+ * leaves out of each record (trace_store.h). 0 when they are malformed or
+ * empty. */
+size_t span_codec_avro_ids_size(const void *body, size_t len);
+
+/* Decode the rest of a bare SpanEvent body, the fields after span_id, with
+ * its trace_id (borrowed: it must outlive the span) and span_id (copied; not
+ * NUL-terminated) given apart. Checks as span_codec_decode_avro. */
+int span_codec_decode_avro_rest(span_codec_t *codec, const char *trace_id, const char *span_id,
+                                size_t span_id_len, const void *rest, size_t len, span_t *out,
+                                char *errstr, size_t errstr_size);
+
 /* Decode one JSON object. Missing optional fields take their SPEC §1
  * defaults (null, 0, [], {}); a missing kind is "other" and a missing status
  * "unset". trace_id, span_id, start_us and end_us are required. Unknown fields

@@ -277,6 +277,46 @@ static void assert_round_trip(const char *line, size_t len) {
     buf_free(&avro);
 }
 
+/* The store keeps a span without its ids: the rest, decoded with the ids
+ * given apart, is the same span; malformed ids have no size. */
+START_TEST(test_decode_avro_rest) {
+    span_t span;
+    buf_t avro = BUF_INIT;
+    ck_assert_int_eq(span_codec_decode_json(codec, rich_json, strlen(rich_json), &span, errstr,
+                                            sizeof(errstr)),
+                     0);
+    char *whole = span_json(&span);
+    ck_assert_int_eq(span_codec_encode_avro(codec, &span, &avro, errstr, sizeof(errstr)), 0);
+    size_t ids = span_codec_avro_ids_size(avro.data, avro.len);
+    ck_assert_uint_eq(ids, 1 + strlen("tr-42") + 1 + strlen("n7"));
+    ck_assert_int_eq(span_codec_decode_avro_rest(codec, "tr-42", "n7xx", 2,
+                                                 (const char *)avro.data + ids, avro.len - ids,
+                                                 &span, errstr, sizeof(errstr)),
+                     0);
+    char *rest = span_json(&span);
+    ck_assert_str_eq(whole, rest);
+    /* a rest cut short, an empty span_id and a NUL in it are refused */
+    ck_assert_int_eq(span_codec_decode_avro_rest(codec, "tr-42", "n7", 2,
+                                                 (const char *)avro.data + ids,
+                                                 avro.len - ids - 1, &span, errstr, sizeof(errstr)),
+                     -1);
+    ck_assert_int_eq(span_codec_decode_avro_rest(codec, "tr-42", "", 0,
+                                                 (const char *)avro.data + ids, avro.len - ids,
+                                                 &span, errstr, sizeof(errstr)),
+                     -1);
+    ck_assert_int_eq(span_codec_decode_avro_rest(codec, "tr-42", "n\0", 2,
+                                                 (const char *)avro.data + ids, avro.len - ids,
+                                                 &span, errstr, sizeof(errstr)),
+                     -1);
+    ck_assert_uint_eq(span_codec_avro_ids_size(avro.data, ids - 1), 0);
+    static const unsigned char empty_id[] = {2, 't', 0, 0};
+    ck_assert_uint_eq(span_codec_avro_ids_size(empty_id, sizeof(empty_id)), 0);
+    free(whole);
+    free(rest);
+    buf_free(&avro);
+}
+END_TEST
+
 START_TEST(test_round_trip_rich) {
     assert_round_trip(rich_json, strlen(rich_json));
     span_t span;
@@ -825,6 +865,7 @@ static Suite *span_codec_suite(void) {
                         (int)(sizeof(json_errors) / sizeof(json_errors[0])));
     tcase_add_test(tc, test_decode_json_rejects_trailing_and_nul);
     tcase_add_test(tc, test_round_trip_rich);
+    tcase_add_test(tc, test_decode_avro_rest);
     tcase_add_test(tc, test_round_trip_example_trace);
     tcase_add_test(tc, test_encode_avro_exact_bytes);
     tcase_add_test(tc, test_decode_avro_minimal);
