@@ -375,7 +375,7 @@ static void stream_dead_letter(stream_t *s, const rd_kafka_message_t *m, const c
 
 typedef struct decoded {
     rd_kafka_message_t *msg;
-    const void *body; /* Avro body without a Confluent header */
+    const void *body; /* the Avro body after trace_id and span_id: what the store keeps */
     size_t body_len;
     char *trace_id, *span_id;
     int is_run;
@@ -406,7 +406,9 @@ static int stream_decode(stream_t *s, rd_kafka_message_t *m, decoded_t *out) {
         return -1;
     }
     const unsigned char *p = m->payload;
-    size_t skip = p[0] == 0 ? 5 : 0; /* store the bare Avro body */
+    size_t skip = p[0] == 0 ? 5 : 0; /* the bare Avro body */
+    /* the store keys records by trace and span: the ids are not stored twice */
+    skip += span_codec_avro_ids_size(p + skip, m->len - skip);
     out->msg = m;
     out->body = p + skip;
     out->body_len = m->len - skip;
@@ -696,7 +698,8 @@ static int stream_otlp_span(void *opaque, const otlp_input_span_t *span) {
     decoded_t *d = &b->dec[b->nd];
     memset(d, 0, sizeof(*d));
     d->msg = om->m;
-    d->owned_body = malloc(span->body_len ? span->body_len : 1);
+    size_t ids = span_codec_avro_ids_size(span->body, span->body_len);
+    d->owned_body = malloc(span->body_len - ids + 1);
     d->trace_id = strdup(span->trace_id);
     d->span_id = strdup(span->span_id);
     if (!d->owned_body || !d->trace_id || !d->span_id) {
@@ -706,9 +709,9 @@ static int stream_otlp_span(void *opaque, const otlp_input_span_t *span) {
         memset(d, 0, sizeof(*d));
         return -1;
     }
-    memcpy(d->owned_body, span->body, span->body_len);
+    memcpy(d->owned_body, (const char *)span->body + ids, span->body_len - ids);
     d->body = d->owned_body;
-    d->body_len = span->body_len;
+    d->body_len = span->body_len - ids;
     d->is_run = span->is_run;
     if (s->opt->repartition && stream_from_repartition(s, om->m))
         d->partition_base = STREAM_REPARTITION_BASE;
@@ -979,7 +982,8 @@ static int stream_profile_one(profiler_t *pr, const trace_store_trace_t *t, int6
     trace_set_max_string_bytes(trace, (size_t)s->opt->max_string_bytes);
     for (size_t i = 0; i < t->span_count; i++) {
         span_t span;
-        if (span_codec_decode_avro(pr->codec, t->blobs[i], t->blob_lens[i], &span, err, sizeof(err)) != 0) {
+        if (span_codec_decode_avro_rest(pr->codec, t->trace_id, t->span_ids[i], t->span_id_lens[i],
+                                        t->blobs[i], t->blob_lens[i], &span, err, sizeof(err)) != 0) {
             trace_add_warning(trace, "a stored span could not be decoded and was skipped");
             continue;
         }

@@ -10,30 +10,19 @@
 #include <string.h>
 #include <sys/time.h>
 
-/* Appends use no script: per trace and batch an APPEND of its records and an
- * HINCRBY of its meta's 'g', sent with the TTL renewals in one pipeline; the
- * replies (the string's new length, g's new value) tell a new trace, one whose
- * spans expired, and one over a limit, and a second, small pipeline schedules
- * the traces and undoes what was refused (trace_store_append_recv). A script
- * call cost redis-server more than the appends it made: each redis.call from
- * Lua copies its arguments and turns its reply into Lua values, several
- * microseconds a call (bench_e2e, INFO commandstats), and the batch's records
- * were copied into Lua and out again. 'g' counts the records in its low 32
- * bits and the run spans above them (G_RUN), so one command keeps both.
- *
- * The rare trace over its span or byte limit is cut back to its last record
- * that fits. KEYS: the data string, the meta hash. ARGV: the length to keep
- * (0: delete), what to take off g, the records dropped. */
-static const char CUT_LUA[] =
-    "local keep = tonumber(ARGV[1])\n"
-    "if keep > 0 then\n"
-    "  redis.call('SET', KEYS[1], redis.call('GETRANGE', KEYS[1], 0, keep - 1), 'KEEPTTL')\n"
-    "else\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "end\n"
-    "redis.call('HINCRBY', KEYS[2], 'g', ARGV[2])\n"
-    "redis.call('HINCRBY', KEYS[2], 'dropped', ARGV[3])\n"
-    "return 1\n";
+/* Appends use no script: per trace and batch an RPUSH of its records, one
+ * list element a batch, and an HINCRBY of its meta's 'g', sent with the TTL
+ * renewals in one pipeline; the replies (the list's new length, g's new
+ * value) tell a new trace, one whose spans expired, and one over a limit, and
+ * a second, small pipeline schedules the traces and undoes what was refused
+ * (trace_store_append_recv). A script call cost redis-server more than the
+ * appends it made: each redis.call from Lua copies its arguments and turns
+ * its reply into Lua values, several microseconds a call (bench_e2e, INFO
+ * commandstats). A list, not an APPENDed string: APPEND grows a string to
+ * twice what it needs, and an open trace kept half its memory empty (Redis
+ * bytes per span, bench_e2e); a list's elements are packed to their size.
+ * 'g' counts the records in its low 32 bits and the run spans above them
+ * (G_RUN), so one command keeps both; 'b' counts the records' bytes. */
 
 /* Lease the traces of one partition for loading. KEYS: the partition's due
  * set, then the data string and the meta hash of each trace; ARGV: the lease's
@@ -118,8 +107,7 @@ static const char FINISH_LUA[] =
     "if #done > 0 then redis.call('ZREM', KEYS[1], unpack(done)) end\n"
     "return 1\n";
 
-/* loaded on connect; CUT_LUA is rare and sent whole (EVAL), so a pipeline
- * holding it is never resent for NOSCRIPT */
+/* loaded on connect */
 enum { SCRIPT_LOAD, SCRIPT_FINISH, SCRIPT_COUNT };
 static const char *const SCRIPTS[SCRIPT_COUNT] = {LOAD_LUA, FINISH_LUA};
 
@@ -383,9 +371,9 @@ uint64_t trace_store_commands(const trace_store_t *store) {
     return store->commands;
 }
 
-/* A key as one argument: <prefix>:v2:{<topic>:<partition>}:<kind>[:<trace_id>].
+/* A key as one argument: <prefix>:v4:{<topic>:<partition>}:<kind>[:<trace_id>].
  * The braces are a cluster hash tag: a partition's keys share a slot, so its
- * scripts may touch them together. "v2" is the layout's version: data of
+ * scripts may touch them together. "v4" (TRACE_STORE_LAYOUT) is the layout's version: data of
  * another layout is never read as this one. */
 static void pipeline_key(pipeline_t *pl, const trace_store_t *store, int32_t partition,
                          const char *kind, const char *trace_id) {
@@ -437,6 +425,8 @@ struct trace_store_pending {
     pipeline_t pl;
     span_order_t *order; /* the spans by partition and trace, borrowed from the caller */
     size_t *trace_start, *part_start;
+    size_t *trace_bytes; /* per trace: the framed records appended */
+    int64_t *trace_inc;  /* per trace: what g was incremented by */
     size_t parts, count;
     int64_t now_ms;
     redisReply **replies; /* one per command of pl: room taken before sending */
@@ -449,16 +439,68 @@ void trace_store_pending_free(trace_store_pending_t *p) {
     free(p->order);
     free(p->trace_start);
     free(p->part_start);
+    free(p->trace_bytes);
+    free(p->trace_inc);
     free(p->replies);
     free(p);
 }
 
-/* Commands per trace in an append's first pipeline: APPEND, HINCRBY and the
- * two EXPIREs; and per partition a ZCARD first when open traces are limited. */
-#define APPEND_CMDS_PER_TRACE 4
+/* Commands per trace in an append's first pipeline: RPUSH, the HINCRBYs of
+ * g and b and the two EXPIREs; and per partition a ZCARD first when open
+ * traces are limited. */
+#define APPEND_CMDS_PER_TRACE 5
 
+static size_t varint_size(uint64_t v) {
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+static size_t varint_put(unsigned char *out, uint64_t v) {
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7)
+        out[n++] = (unsigned char)(v | 0x80);
+    out[n++] = (unsigned char)v;
+    return n;
+}
+
+/* The value at *pos, which moves past it; -1 when cut short or over 2^32. */
+static int varint_get(const unsigned char *data, size_t len, size_t *pos, uint64_t *out) {
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift <= 28; shift += 7) {
+        if (*pos >= len)
+            return -1;
+        unsigned char byte = data[(*pos)++];
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = v;
+            return v <= UINT32_MAX ? 0 : -1;
+        }
+    }
+    return -1;
+}
+
+/* A record: the span_id's length, the span_id, the blob's length, the blob. */
 static size_t record_size(const trace_store_span_t *sp) {
-    return TRACE_STORE_RECORD_HEAD + strlen(sp->span_id) + sp->blob_len;
+    size_t id_len = strlen(sp->span_id);
+    return varint_size(id_len) + id_len + varint_size(sp->blob_len) + sp->blob_len;
+}
+
+/* The records of spans [b, e) of a batch, as one argument. */
+static void pipeline_records(pipeline_t *pl, const span_order_t *order, size_t b, size_t e,
+                             size_t framed) {
+    pipeline_header(pl, '$', framed);
+    for (size_t k = b; k < e; k++) {
+        const trace_store_span_t *sp = order[k].span;
+        size_t id_len = strlen(sp->span_id);
+        unsigned char head[10];
+        pipeline_write(pl, head, varint_put(head, id_len));
+        pipeline_write(pl, sp->span_id, id_len);
+        pipeline_write(pl, head, varint_put(head, sp->blob_len));
+        pipeline_write(pl, sp->blob, sp->blob_len);
+    }
+    pipeline_write(pl, "\r\n", 2);
 }
 
 int trace_store_append_send(trace_store_t *store, const trace_store_span_t *spans, size_t count,
@@ -484,7 +526,9 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
     qsort(order, count, sizeof(*order), span_order_cmp);
     size_t *trace_start = pd->trace_start = malloc((count + 1) * sizeof(*trace_start));
     size_t *part_start = pd->part_start = malloc((count + 1) * sizeof(*part_start)); /* into trace_start */
-    if (!trace_start || !part_start)
+    pd->trace_bytes = malloc((count + 1) * sizeof(*pd->trace_bytes));
+    pd->trace_inc = malloc((count + 1) * sizeof(*pd->trace_inc));
+    if (!trace_start || !part_start || !pd->trace_bytes || !pd->trace_inc)
         goto oom;
     size_t traces = 0, parts = 0;
     for (size_t i = 0; i < count; i++) {
@@ -515,7 +559,7 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
             for (size_t k = b; k < e; k++) {
                 const trace_store_span_t *sp = order[k].span;
                 size_t id_len = strlen(sp->span_id);
-                if (id_len > 0xffff || sp->blob_len > 0xffffffffu - 2 - id_len) {
+                if (id_len > 0xffff || sp->blob_len > UINT32_MAX) {
                     snprintf(errstr, errstr_size, "span %.64s of trace %.64s: span_id or span too long to store",
                              sp->span_id, sp->trace_id);
                     trace_store_pending_free(pd);
@@ -525,28 +569,29 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
                 if (sp->is_run)
                     inc += G_RUN;
             }
+            if (framed > INT32_MAX) {
+                snprintf(errstr, errstr_size, "trace %.64s: a batch of %zu bytes is too large to store",
+                         trace_id, framed);
+                trace_store_pending_free(pd);
+                return -1;
+            }
+            pd->trace_bytes[t] = framed;
+            pd->trace_inc[t] = inc;
             pipeline_command(pl, 3);
-            pipeline_str(pl, "APPEND");
+            pipeline_str(pl, "RPUSH");
             pipeline_key(pl, store, partition, "d", trace_id);
             /* the records straight into the argument: no copy of a span is made */
-            pipeline_header(pl, '$', framed);
-            for (size_t k = b; k < e; k++) {
-                const trace_store_span_t *sp = order[k].span;
-                size_t id_len = strlen(sp->span_id);
-                size_t body = 2 + id_len + sp->blob_len;
-                unsigned char head[TRACE_STORE_RECORD_HEAD] = {
-                    (unsigned char)(body >> 24), (unsigned char)(body >> 16), (unsigned char)(body >> 8),
-                    (unsigned char)body, (unsigned char)(id_len >> 8), (unsigned char)id_len};
-                pipeline_write(pl, head, sizeof(head));
-                pipeline_write(pl, sp->span_id, id_len);
-                pipeline_write(pl, sp->blob, sp->blob_len);
-            }
-            pipeline_write(pl, "\r\n", 2);
+            pipeline_records(pl, order, b, e, framed);
             pipeline_command(pl, 4);
             pipeline_str(pl, "HINCRBY");
             pipeline_key(pl, store, partition, "m", trace_id);
             pipeline_str(pl, "g");
             pipeline_int(pl, inc);
+            pipeline_command(pl, 4);
+            pipeline_str(pl, "HINCRBY");
+            pipeline_key(pl, store, partition, "m", trace_id);
+            pipeline_str(pl, "b");
+            pipeline_int(pl, (long long)framed);
             pipeline_command(pl, 3);
             pipeline_str(pl, "EXPIRE");
             pipeline_key(pl, store, partition, "d", trace_id);
@@ -625,20 +670,18 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
             open = replies[at++]->integer;
         }
         for (size_t t = tb; t < te; t++, at += APPEND_CMDS_PER_TRACE) {
-            redisReply *len_r = replies[at], *g_r = replies[at + 1];
-            if (len_r->type != REDIS_REPLY_INTEGER || g_r->type != REDIS_REPLY_INTEGER)
+            redisReply *len_r = replies[at], *g_r = replies[at + 1], *b_r = replies[at + 2];
+            if (len_r->type != REDIS_REPLY_INTEGER || g_r->type != REDIS_REPLY_INTEGER ||
+                b_r->type != REDIS_REPLY_INTEGER)
                 goto unexpected;
-            size_t b = trace_start[t], e = trace_start[t + 1], take = 0, runs = 0;
-            for (size_t k = b; k < e; k++) {
-                take += record_size(order[k].span);
-                runs += order[k].span->is_run != 0;
-            }
-            int64_t k_all = (int64_t)(e - b), inc = k_all + (int64_t)runs * G_RUN;
+            size_t b = trace_start[t], e = trace_start[t + 1], take = pd->trace_bytes[t];
+            int64_t k_all = (int64_t)(e - b), inc = pd->trace_inc[t];
             int64_t len = len_r->integer, g = g_r->integer, prior = g - inc;
-            if (len < (int64_t)take)
+            int64_t bytes = b_r->integer;
+            if (len < 1 || bytes < (int64_t)take)
                 goto unexpected;
             const char *trace_id = order[b].span->trace_id;
-            int new_data = len == (int64_t)take;
+            int new_data = len == 1; /* the list holds one element a batch */
             trace_store_outcome_t refused = TRACE_STORE_ADDED;
             if (new_data && prior != 0) {
                 /* the spans expired, the bookkeeping did not: the trace was
@@ -652,6 +695,11 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
                 pipeline_key(&fix, store, partition, "m", trace_id);
                 pipeline_str(&fix, "g");
                 pipeline_int(&fix, -inc);
+                pipeline_command(&fix, 4);
+                pipeline_str(&fix, "HINCRBY");
+                pipeline_key(&fix, store, partition, "m", trace_id);
+                pipeline_str(&fix, "b");
+                pipeline_int(&fix, -(long long)take);
             } else if (new_data && o->max_open_traces > 0 && open + opened >= o->max_open_traces) {
                 refused = TRACE_STORE_TOO_MANY_OPEN;
                 pipeline_command(&fix, 3);
@@ -666,13 +714,13 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
             }
             opened += new_data;
             /* over a limit: keep the records that fit, in order */
-            int64_t before = G_RECORDS(prior), len_before = len - (int64_t)take;
+            int64_t before = G_RECORDS(prior), bytes_before = bytes - (int64_t)take;
             size_t fit = e - b, kept = 0, cut_runs = 0;
-            if (before + k_all > o->max_spans_per_trace || len > o->max_bytes_per_trace) {
+            if (before + k_all > o->max_spans_per_trace || bytes > o->max_bytes_per_trace) {
                 fit = 0;
                 while (b + fit < e && before + (int64_t)fit < o->max_spans_per_trace) {
                     size_t size = record_size(order[b + fit].span);
-                    if (len_before + (int64_t)(kept + size) > o->max_bytes_per_trace)
+                    if (bytes_before + (int64_t)(kept + size) > o->max_bytes_per_trace)
                         break;
                     kept += size;
                     fit++;
@@ -680,14 +728,37 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
                 for (size_t k = b + fit; k < e; k++)
                     cut_runs += order[k].span->is_run != 0;
                 int64_t undo = (int64_t)(e - b - fit) + (int64_t)cut_runs * G_RUN;
-                pipeline_command(&fix, 8);
-                pipeline_str(&fix, "EVAL");
-                pipeline_str(&fix, CUT_LUA);
-                pipeline_str(&fix, "2");
-                pipeline_key(&fix, store, partition, "d", trace_id);
+                /* plain commands: the partition's one writer sends them in
+                 * order, and the batch's element is the list's last */
+                if (fit > 0) {
+                    pipeline_command(&fix, 4);
+                    pipeline_str(&fix, "LSET");
+                    pipeline_key(&fix, store, partition, "d", trace_id);
+                    pipeline_int(&fix, -1);
+                    pipeline_records(&fix, order, b, b + fit, kept);
+                } else if (len > 1) {
+                    pipeline_command(&fix, 2);
+                    pipeline_str(&fix, "RPOP");
+                    pipeline_key(&fix, store, partition, "d", trace_id);
+                } else {
+                    pipeline_command(&fix, 2);
+                    pipeline_str(&fix, "DEL");
+                    pipeline_key(&fix, store, partition, "d", trace_id);
+                }
+                pipeline_command(&fix, 4);
+                pipeline_str(&fix, "HINCRBY");
                 pipeline_key(&fix, store, partition, "m", trace_id);
-                pipeline_int(&fix, len_before + (int64_t)kept);
+                pipeline_str(&fix, "g");
                 pipeline_int(&fix, -undo);
+                pipeline_command(&fix, 4);
+                pipeline_str(&fix, "HINCRBY");
+                pipeline_key(&fix, store, partition, "m", trace_id);
+                pipeline_str(&fix, "b");
+                pipeline_int(&fix, -(long long)(take - kept));
+                pipeline_command(&fix, 4);
+                pipeline_str(&fix, "HINCRBY");
+                pipeline_key(&fix, store, partition, "m", trace_id);
+                pipeline_str(&fix, "dropped");
                 pipeline_int(&fix, (long long)(e - b - fit));
                 g -= undo;
             }
@@ -815,6 +886,8 @@ void trace_store_traces_free(trace_store_trace_t *traces, size_t count) {
         free(traces[i].trace_id);
         free(traces[i].blobs);
         free(traces[i].blob_lens);
+        free(traces[i].span_ids);
+        free(traces[i].span_id_lens);
         if (traces[i].reply)
             freeReplyObject(traces[i].reply);
     }
@@ -849,10 +922,6 @@ static int64_t token_make(int64_t gen, size_t distinct) {
     return (gen << TOKEN_SHIFT) | ((int64_t)distinct & TOKEN_DISTINCT_MASK);
 }
 
-static uint32_t read_be32(const unsigned char *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static uint64_t span_id_hash(const char *id, size_t len) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (size_t i = 0; i < len; i++)
@@ -860,64 +929,87 @@ static uint64_t span_id_hash(const char *id, size_t len) {
     return h;
 }
 
-/* Decode a trace's records in place: t->blobs point into the reply. Replays
- * (a span_id seen earlier in the string) are dropped here, the first copy
- * kept, found with one open-addressing table per trace, not an allocation per
- * span. A record cut short or malformed ends the decoding: what came before it
- * is kept. Returns the count of records read, or -1 when out of memory. */
-static long long trace_decode(trace_store_trace_t *t, const char *data, size_t len) {
-    size_t records = 0;
-    for (size_t pos = 0; pos + TRACE_STORE_RECORD_HEAD <= len; records++) {
-        uint32_t body = read_be32((const unsigned char *)data + pos);
-        if (body < 2 || body > len - pos - 4)
+/* The next record of an element at *pos: 0, or -1 when malformed. */
+static int record_next(const unsigned char *rec, size_t len, size_t *pos, const char **id,
+                       size_t *id_len, const char **blob, size_t *blob_len) {
+    uint64_t n, m;
+    if (varint_get(rec, len, pos, &n) != 0 || n == 0 || n > len - *pos)
+        return -1;
+    *id = (const char *)rec + *pos;
+    *id_len = (size_t)n;
+    *pos += n;
+    if (varint_get(rec, len, pos, &m) != 0 || m > len - *pos)
+        return -1;
+    *blob = (const char *)rec + *pos;
+    *blob_len = (size_t)m;
+    *pos += m;
+    return 0;
+}
+
+/* Decode a trace's records in place: t->span_ids and t->blobs point into
+ * the reply's elements (a batch's records each). Replays (a span_id seen
+ * earlier in the list) are dropped here, the first copy kept, found with one
+ * open-addressing table per trace, not an allocation per span. A malformed
+ * record ends its element: the records before it are kept. Returns the count
+ * of records read, or -1 when out of memory. */
+static long long trace_decode(trace_store_trace_t *t, const redisReply *list) {
+    size_t records = 0, len, id_len, blob_len;
+    const char *id, *blob;
+    for (size_t r = 0; r < list->elements; r++) {
+        const redisReply *el = list->element[r];
+        if (el->type != REDIS_REPLY_STRING)
             break;
-        pos += 4 + body;
+        size_t pos = 0;
+        len = el->len;
+        while (pos < len && record_next((const unsigned char *)el->str, len, &pos, &id, &id_len,
+                                        &blob, &blob_len) == 0)
+            records++;
     }
     size_t slots = 16;
     while (slots < 2 * records)
         slots *= 2;
     uint32_t *table = calloc(slots, sizeof(*table)); /* 1 + index into blobs, 0 empty */
-    const char **ids = calloc(records + 1, sizeof(*ids));
-    size_t *id_lens = calloc(records + 1, sizeof(*id_lens));
+    t->span_ids = calloc(records + 1, sizeof(*t->span_ids));
+    t->span_id_lens = calloc(records + 1, sizeof(*t->span_id_lens));
     t->blobs = calloc(records + 1, sizeof(*t->blobs));
     t->blob_lens = calloc(records + 1, sizeof(*t->blob_lens));
-    long long rc = -1;
-    if (!table || !ids || !id_lens || !t->blobs || !t->blob_lens)
-        goto done;
-    size_t pos = 0, kept = 0;
-    for (size_t r = 0; r < records; r++) {
-        const unsigned char *rec = (const unsigned char *)data + pos;
-        uint32_t body = read_be32(rec);
-        size_t id_len = (size_t)rec[4] << 8 | rec[5];
-        pos += 4 + body;
-        if (id_len > body - 2)
+    if (!table || !t->span_ids || !t->span_id_lens || !t->blobs || !t->blob_lens) {
+        free(table);
+        return -1;
+    }
+    size_t kept = 0, seen = 0;
+    for (size_t r = 0; r < list->elements && seen < records; r++) {
+        const redisReply *el = list->element[r];
+        if (el->type != REDIS_REPLY_STRING)
             break;
-        const char *id = (const char *)rec + TRACE_STORE_RECORD_HEAD;
-        size_t slot = (size_t)span_id_hash(id, id_len) & (slots - 1);
-        int replay = 0;
-        for (; table[slot]; slot = (slot + 1) & (slots - 1)) {
-            size_t k = table[slot] - 1;
-            if (id_lens[k] == id_len && memcmp(ids[k], id, id_len) == 0) {
-                replay = 1;
-                break;
+        size_t pos = 0;
+        len = el->len;
+        while (seen < records && pos < len &&
+               record_next((const unsigned char *)el->str, len, &pos, &id, &id_len, &blob,
+                           &blob_len) == 0) {
+            seen++;
+            size_t slot = (size_t)span_id_hash(id, id_len) & (slots - 1);
+            int replay = 0;
+            for (; table[slot]; slot = (slot + 1) & (slots - 1)) {
+                size_t k = table[slot] - 1;
+                if (t->span_id_lens[k] == id_len && memcmp(t->span_ids[k], id, id_len) == 0) {
+                    replay = 1;
+                    break;
+                }
             }
+            if (replay)
+                continue;
+            table[slot] = (uint32_t)(kept + 1);
+            t->span_ids[kept] = id;
+            t->span_id_lens[kept] = id_len;
+            t->blobs[kept] = blob;
+            t->blob_lens[kept] = blob_len;
+            kept++;
         }
-        if (replay)
-            continue;
-        table[slot] = (uint32_t)(kept + 1);
-        ids[kept] = id;
-        id_lens[kept] = id_len;
-        t->blobs[kept] = id + id_len;
-        t->blob_lens[kept] = body - 2 - id_len;
-        kept++;
     }
     t->span_count = kept;
-    rc = (long long)records;
-done:
     free(table);
-    free(ids);
-    free(id_lens);
-    return rc;
+    return (long long)records;
 }
 
 /* modes and now_each: per trace, or NULL for the caller's published flags and
@@ -975,7 +1067,7 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
     by_partition_t *order = NULL;
     size_t *group_start = NULL, groups = 0;
     trace_store_trace_t *traces = calloc(count, sizeof(*traces));
-    /* per group of one partition: the lease script, then a GET per trace */
+    /* per group of one partition: the lease script, then an LRANGE per trace */
     redisReply **replies = calloc(2 * count, sizeof(*replies));
     trace_store_done_t *unchanged = calloc(count, sizeof(*unchanged));
     int *modes = calloc(count, sizeof(*modes));
@@ -1001,9 +1093,11 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
         for (size_t k = b; k < e; k++)
             pipeline_str(&pl, refs[order[k].index].trace_id);
         for (size_t k = b; k < e; k++) {
-            pipeline_command(&pl, 2);
-            pipeline_str(&pl, "GET");
+            pipeline_command(&pl, 4);
+            pipeline_str(&pl, "LRANGE");
             pipeline_key(&pl, store, partition, "d", refs[order[k].index].trace_id);
+            pipeline_int(&pl, 0);
+            pipeline_int(&pl, -1);
         }
     }
     if (store_run(store, &pl, replies, errstr, errstr_size) != 0)
@@ -1029,9 +1123,9 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
                 goto unexpected;
             if (reply_int(r->element[0]) != 1) /* 0: gone; 2: leased by another load */
                 continue;
-            if (r->elements != 7 || (data->type != REDIS_REPLY_STRING && data->type != REDIS_REPLY_NIL))
+            if (r->elements != 7 || data->type != REDIS_REPLY_ARRAY)
                 goto unexpected;
-            if (data->type == REDIS_REPLY_NIL) { /* the records expired: off the schedule */
+            if (data->elements == 0) { /* the records expired: off the schedule */
                 modes[n_unchanged] = FINISH_GONE;
                 nows[n_unchanged] = refs[i].due_ms;
                 unchanged[n_unchanged++] = (trace_store_done_t){t->partition, t->trace_id, 0, 0, 0};
@@ -1042,7 +1136,7 @@ int trace_store_load(trace_store_t *store, const trace_store_ref_t *refs, size_t
             t->has_run = reply_int(r->element[3]) != 0;
             t->dropped = reply_int(r->element[4]);
             int64_t published = reply_int(r->element[5]), counted = reply_int(r->element[6]);
-            if (trace_decode(t, data->str, data->len) < 0)
+            if (trace_decode(t, data) < 0)
                 goto oom;
             t->reply = data;
             replies[at + 1 + (k - b)] = NULL;

@@ -1,32 +1,35 @@
 /* trace_store.h -- the spans of open traces, kept in Redis.
  *
- * Key layout, version 3 (TRACE_STORE_LAYOUT). Every trace lives under its
+ * Key layout, version 4 (TRACE_STORE_LAYOUT). Every trace lives under its
  * input partition's hash tag, so that the keys of one partition stay in one
  * Redis Cluster slot and each script touches one slot:
  *
- *   <prefix>:v3:{<topic>:<partition>}:d:<trace_id>  string  the span records, appended
- *   <prefix>:v3:{<topic>:<partition>}:m:<trace_id>  hash    g, rev, dropped, lease, lease_gen,
+ *   <prefix>:v4:{<topic>:<partition>}:d:<trace_id>  list    the span records, a batch's an element
+ *   <prefix>:v4:{<topic>:<partition>}:m:<trace_id>  hash    g, b, rev, dropped, lease, lease_gen,
  *                                                           pub, dupc
- *   <prefix>:v3:{<topic>:<partition>}:due           zset    trace_id -> due time (ms)
+ *   <prefix>:v4:{<topic>:<partition>}:due           zset    trace_id -> due time (ms)
  *
- * A span record is a 4-byte big-endian body length, then the body: a 2-byte
- * big-endian span_id length, the span_id, the span (Avro binary). A batch
- * appends each trace's records with one APPEND, no script: per trace an
- * APPEND, an HINCRBY of g and two EXPIREs, then per partition one ZADD of
- * the due times; nothing is done per span in Redis. In the meta hash: g counts
- * the records ever stored (replays included) in its low 32 bits and the run
- * spans above them, rev is the next revision, dropped the spans refused by the
- * limits, lease/lease_gen the current load's lease and the g it covered (0
- * and "" when none), pub the distinct spans last published and dupc the
- * replays already counted. Data written under another layout version (keys
- * with ":v2:" or older) is never read.
+ * A span record is the span_id's length (an unsigned LEB128 varint), the
+ * span_id, the blob's length (a varint) and the blob: the span's Avro binary
+ * after its trace_id and span_id, which the key and the record already hold
+ * (span_codec_avro_ids_size). A batch appends each trace's records as one
+ * list element, with no script: per trace an RPUSH, HINCRBYs of g and b and
+ * two EXPIREs, then per partition one ZADD of the due times. A list, not an
+ * APPENDed string, because Redis grows a string to twice what it needs. In
+ * the meta hash: g counts the records ever stored (replays included) in its
+ * low 32 bits and the run spans above them, b their bytes, rev is the next
+ * revision, dropped the spans refused by the limits, lease/lease_gen the
+ * current load's lease and the g it covered (0 and "" when none), pub the
+ * distinct spans last published and dupc the replays already counted. Data
+ * written under another layout version (keys with ":v3:" or older) is never
+ * read.
  *
- * Limits are enforced from the replies: the APPEND's new length and g's new
- * value tell a trace over its span or byte limit, which a small script cuts
- * back to its last record that fits; a new string under a g that was not 0
- * is a trace whose spans expired after it was profiled, and is undone; a new
- * trace past limit.open.traces is deleted again. The schedule (ZADD) is
- * written only after those checks, so no refused span is ever due.
+ * Limits are enforced from the replies: g's and b's new values tell a trace
+ * over its span or byte limit, whose new element is cut back to its last
+ * record that fits (LSET, or RPOP when none does); a new list under a g that
+ * was not 0 is a trace whose spans expired after it was profiled, and is
+ * undone; a new trace past limit.open.traces is deleted again. The schedule
+ * (ZADD) is written only after those checks, so no refused span is ever due.
  *
  * At-least-once replays are appended like any span and dropped at load by
  * span_id, the first copy kept; they are counted (trace_store_trace_t's
@@ -61,9 +64,7 @@
 #include "redis_route.h"
 
 /* The key layout's version, part of every key name. */
-#define TRACE_STORE_LAYOUT "v3"
-/* Bytes before a record's span_id: body length (4), span_id length (2). */
-#define TRACE_STORE_RECORD_HEAD 6
+#define TRACE_STORE_LAYOUT "v4"
 
 typedef struct trace_store trace_store_t;
 
@@ -96,7 +97,9 @@ trace_store_t *trace_store_new(const trace_store_options_t *options, char *errst
                                size_t errstr_size);
 void trace_store_free(trace_store_t *store);
 
-/* One span to store; the strings and blob are borrowed for the call. */
+/* One span to store; the strings and blob are borrowed for the call. The
+ * blob is what a load gives back with the span_id: for dagprof, the span's
+ * Avro binary from its third field on. */
 typedef struct trace_store_span {
     int32_t partition;
     const char *trace_id;
@@ -161,6 +164,8 @@ typedef struct trace_store_trace {
     int64_t dropped;   /* spans refused by the limits */
     int64_t duplicates; /* replays found by this load and not counted before */
     size_t span_count; /* distinct spans, replays dropped */
+    const char **span_ids; /* span_count entries, not NUL-terminated */
+    size_t *span_id_lens;
     const char **blobs; /* span_count entries */
     size_t *blob_lens;
     void *reply;        /* keeps the blobs alive: they point into it */

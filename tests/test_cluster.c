@@ -60,7 +60,7 @@ static int master_of_partition(int p) {
 /* Until partition p has open traces in the store: spans are streaming. */
 static void wait_for_open_traces(int p) {
     char key[64], err[512];
-    snprintf(key, sizeof(key), "dagprof:v3:{dag-spans:%d}:due", p);
+    snprintf(key, sizeof(key), "dagprof:v4:{dag-spans:%d}:due", p);
     time_t deadline = time(NULL) + 120;
     while (time(NULL) < deadline) {
         redisContext *ctx = harness_cluster_connect(cluster, master_of_partition(p), err, sizeof(err));

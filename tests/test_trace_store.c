@@ -287,8 +287,8 @@ START_TEST(malformed_records) {
     char err[256];
     redisContext *c = harness_redis_connect(redis, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
-    /* a header announcing 255 bytes, then 3 */
-    freeReplyObject(redisCommand(c, "APPEND t:v3:{spans:6}:d:M %b", "\0\0\0\xff\0\1xyz", (size_t)9));
+    /* a record announcing a span_id of 5 bytes, then 1 */
+    freeReplyObject(redisCommand(c, "RPUSH t:v4:{spans:6}:d:M %b", "\5z", (size_t)2));
     redisFree(c);
     trace_store_ref_t ref = {6, "M", 0};
     trace_store_trace_t *t;
@@ -297,6 +297,8 @@ START_TEST(malformed_records) {
     ck_assert_uint_eq(t[0].span_count, 1);
     ck_assert_uint_eq(t[0].blob_lens[0], 4);
     ck_assert_int_eq(memcmp(t[0].blobs[0], "good", 4), 0);
+    ck_assert_uint_eq(t[0].span_id_lens[0], 1);
+    ck_assert_int_eq(t[0].span_ids[0][0], 'a');
     trace_store_traces_free(t, 1);
     trace_store_free(s);
 }
@@ -317,7 +319,7 @@ START_TEST(expired_trace) {
     trace_store_traces_free(t, 1);
     redisContext *c = harness_redis_connect(redis, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
-    freeReplyObject(redisCommand(c, "DEL t:v3:{spans:2}:d:E")); /* the spans' TTL ran out */
+    freeReplyObject(redisCommand(c, "DEL t:v4:{spans:2}:d:E")); /* the spans' TTL ran out */
     redisFree(c);
     trace_store_span_t late = span(2, "E", "late", 0, "y");
     append(s, &late, 1, 10000, out);
@@ -389,7 +391,7 @@ START_TEST(limits) {
     trace_store_free(s);
 
     o = options();
-    o.max_bytes_per_trace = 30; /* a record here is 6 + 1 + 6 = 13 bytes */
+    o.max_bytes_per_trace = 20; /* a record here is 1 + 1 + 1 + 6 = 9 bytes */
     s = open_store(&o);
     trace_store_span_t big[3] = {span(1, "C", "a", 0, "123456"), span(1, "C", "b", 0, "123456"),
                                  span(1, "C", "c", 0, "123456")};
@@ -406,6 +408,22 @@ START_TEST(limits) {
     ck_assert_uint_eq(t[0].blob_lens[1], 6);
     ck_assert_int_eq(memcmp(t[0].blobs[1], "123456", 6), 0);
     trace_store_traces_free(t, 1);
+
+    /* a new trace whose first span alone is over the limit leaves no records,
+     * and a span that fits is still taken after it */
+    trace_store_span_t huge = span(1, "D", "h", 0, "0123456789012345678901234567890");
+    append(s, &huge, 1, 0, out);
+    ck_assert_int_eq(out[0], TRACE_STORE_OVER_LIMIT);
+    trace_store_span_t small = span(1, "D", "s", 0, "ok");
+    append(s, &small, 1, 0, out);
+    ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
+    ref = (trace_store_ref_t){1, "D", 0};
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
+    ck_assert(t[0].exists);
+    ck_assert_int_eq(t[0].dropped, 1);
+    ck_assert_uint_eq(t[0].span_count, 1);
+    ck_assert_int_eq(memcmp(t[0].blobs[0], "ok", 2), 0);
+    trace_store_traces_free(t, 1);
     trace_store_free(s);
 }
 END_TEST
@@ -421,37 +439,37 @@ START_TEST(ttl_and_key_layout) {
     char err[256];
     redisContext *c = harness_redis_connect(redis, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
-    redisReply *r = redisCommand(c, "TTL t:v3:{spans:7}:d:T");
+    redisReply *r = redisCommand(c, "TTL t:v4:{spans:7}:d:T");
     ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
     ck_assert(r->integer > 100 && r->integer <= 120);
     freeReplyObject(r);
-    r = redisCommand(c, "TTL t:v3:{spans:7}:m:T"); /* bookkeeping outlives the spans */
+    r = redisCommand(c, "TTL t:v4:{spans:7}:m:T"); /* bookkeeping outlives the spans */
     ck_assert(r->integer > 220 && r->integer <= 240);
     freeReplyObject(r);
-    r = redisCommand(c, "ZSCORE t:v3:{spans:7}:due T");
+    r = redisCommand(c, "ZSCORE t:v4:{spans:7}:due T");
     ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
     ck_assert_str_eq(r->str, "60000");
     freeReplyObject(r);
     /* every append renews both TTLs */
-    freeReplyObject(redisCommand(c, "EXPIRE t:v3:{spans:7}:d:T 10"));
-    freeReplyObject(redisCommand(c, "EXPIRE t:v3:{spans:7}:m:T 10"));
+    freeReplyObject(redisCommand(c, "EXPIRE t:v4:{spans:7}:d:T 10"));
+    freeReplyObject(redisCommand(c, "EXPIRE t:v4:{spans:7}:m:T 10"));
     trace_store_span_t two = span(7, "T", "b", 0, "y");
     append(s, &two, 1, 20000, out);
     ck_assert_int_eq(out[0], TRACE_STORE_ADDED);
-    r = redisCommand(c, "TTL t:v3:{spans:7}:d:T");
+    r = redisCommand(c, "TTL t:v4:{spans:7}:d:T");
     ck_assert(r->integer > 100 && r->integer <= 120);
     freeReplyObject(r);
-    r = redisCommand(c, "TTL t:v3:{spans:7}:m:T");
+    r = redisCommand(c, "TTL t:v4:{spans:7}:m:T");
     ck_assert(r->integer > 220 && r->integer <= 240);
     freeReplyObject(r);
     /* the spans expired: loading drops the trace from the schedule */
-    freeReplyObject(redisCommand(c, "DEL t:v3:{spans:7}:d:T t:v3:{spans:7}:m:T"));
+    freeReplyObject(redisCommand(c, "DEL t:v4:{spans:7}:d:T t:v4:{spans:7}:m:T"));
     trace_store_ref_t ref = {7, "T", 0};
     trace_store_trace_t *t;
     ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
     ck_assert(!t[0].exists);
     trace_store_traces_free(t, 1);
-    r = redisCommand(c, "ZCARD t:v3:{spans:7}:due");
+    r = redisCommand(c, "ZCARD t:v4:{spans:7}:due");
     ck_assert_int_eq(r->integer, 0);
     freeReplyObject(r);
     redisFree(c);
