@@ -2,7 +2,7 @@
  * plain Kafka consumer, CPU, memory, Redis cost, and the latency from a run
  * becoming due to its profile being on the output topic.
  *
- *   build/bench/bench_e2e [--runs N] [--partitions N] [--grace-ms N]
+ *   build/bench/bench_e2e [--runs N] [--concurrency N] [--partitions N] [--grace-ms N]
  *                         [--load-fraction F | --latency-rate SPANS_PER_S]
  *                         [--no-latency] [--backlog N] [--timeout S]
  *                         [--set DAGPROF_NAME=VALUE]... [--build-dir DIR]
@@ -84,6 +84,7 @@ typedef struct bench_options {
     const char *build_dir;
     uint64_t runs;
     uint64_t seed;
+    unsigned concurrency; /* loadgen runs in flight; 0: its default */
     int partitions;
     int grace_ms;
     double load_fraction;  /* phase 2 rate as a share of phase 1 spans/s */
@@ -165,6 +166,8 @@ static int bench_fleet_build(bench_fleet_t *out, const bench_options_t *opt, cha
     fleet_options_init(&out->options);
     out->options.runs = opt->runs;
     out->options.seed = opt->seed;
+    if (opt->concurrency)
+        out->options.concurrency = opt->concurrency;
     out->cap = 64;
     while (out->cap < opt->runs * 2)
         out->cap *= 2;
@@ -1042,6 +1045,7 @@ typedef struct bench_phase {
     double cpu_s, redis_cpu_s;
     double loadgen_cpu_s, broker_cpu_s; /* -1: not measured */
     long long rss_peak_kb;
+    double open_peak;     /* dagprof_traces_open, the highest scraped */
     long long redis_before, redis_after;
     int64_t profiles, revisions, incomplete;
     size_t traces_done;
@@ -1242,6 +1246,8 @@ static int bench_phase_run(const bench_options_t *opt, bench_fleet_t *fleet, ben
             /* fine-grained until the first span is consumed: that starts the clock */
             next_scrape = now + (ph->first_consumed_ms > 0 ? 50 : 10);
             if (bench_scrape(metrics_port, &scratch, &ph->metrics) == 0) {
+                if (ph->metrics.traces_open > ph->open_peak)
+                    ph->open_peak = ph->metrics.traces_open;
                 if (ph->metrics.consumed > 0 && ph->first_consumed_ms == 0)
                     ph->first_consumed_ms = now;
                 if (ph->metrics.consumed != last_consumed) {
@@ -1486,6 +1492,7 @@ static double f_total_cpu_per_m(const bench_phase_t *p) {
         return NAN;
     return cpu_per_m(p, p->cpu_s + p->redis_cpu_s + p->loadgen_cpu_s + p->broker_cpu_s);
 }
+static double f_open_peak(const bench_phase_t *p) { return p->open_peak; }
 static double f_rss(const bench_phase_t *p) {
     return p->rss_peak_kb >= 0 ? (double)p->rss_peak_kb / 1024.0 : NAN;
 }
@@ -1524,6 +1531,7 @@ typedef struct bench_headline {
     double redis_bytes_per_span;
     double span_bytes; /* the average encoded span, as the reader got it */
     double dagprof_rss_mb;
+    double open_traces_peak;
     double p99_due_to_profile_ms; /* at part load; NAN without phase 2 */
     const char *input_format;
 } bench_headline_t;
@@ -1544,6 +1552,7 @@ static bench_headline_t bench_headline(const bench_options_t *opt, const bench_p
                        ? (double)max->floor.bytes / (double)max->floor.messages
                        : NAN;
     h.dagprof_rss_mb = f_rss(max);
+    h.open_traces_peak = f_open_peak(max);
     h.p99_due_to_profile_ms = n > 1 ? phases[1].lat_p99 : NAN;
     h.input_format = opt->format;
     return h;
@@ -1567,6 +1576,7 @@ static void bench_print_json(const bench_headline_t *h) {
     bench_json_number("redis_bytes_per_span", h->redis_bytes_per_span, ",");
     bench_json_number("span_bytes", h->span_bytes, ",");
     bench_json_number("dagprof_rss_mb", h->dagprof_rss_mb, ",");
+    bench_json_number("open_traces_peak", h->open_traces_peak, ",");
     bench_json_number("p99_due_to_profile_ms", h->p99_due_to_profile_ms, ",");
     printf("\"input_format\":\"%s\"}\n", h->input_format);
 }
@@ -1582,6 +1592,7 @@ static void bench_print_headline(const bench_headline_t *h) {
     printf("  %-40s %16.0f\n", "redis_bytes_per_span", h->redis_bytes_per_span);
     printf("  %-40s %16.0f\n", "span_bytes (encoded, average)", h->span_bytes);
     printf("  %-40s %16.1f\n", "dagprof_rss_mb", h->dagprof_rss_mb);
+    printf("  %-40s %16.0f\n", "open_traces_peak", h->open_traces_peak);
     printf("  %-40s %16.1f\n", "p99_due_to_profile_ms", h->p99_due_to_profile_ms);
     printf("  %-40s %16s\n", "input_format", h->input_format);
 }
@@ -1627,6 +1638,7 @@ static void bench_report(const bench_options_t *opt, const bench_fleet_t *fleet,
     bench_row("CPU s per million spans, mock broker", "%.2f", phases, n, f_broker_cpu_per_m);
     bench_row("CPU s per million spans, all four", "%.2f", phases, n, f_total_cpu_per_m);
     bench_row("peak RSS of dagprof run (MB)", "%.1f", phases, n, f_rss);
+    bench_row("open traces, peak (dagprof_traces_open)", "%.0f", phases, n, f_open_peak);
     bench_row("Redis used_memory at the end (MB)", "%.1f", phases, n, f_redis_mb);
     bench_row("Redis bytes per stored span", "%.0f", phases, n, f_bytes_span);
     bench_row("Redis round trips per span", "%.4f", phases, n, f_rt_span);
@@ -1683,6 +1695,8 @@ static void bench_usage(FILE *out) {
     fputs("usage: bench_e2e [options]\n"
           "  --runs N             DAG runs in the fleet (default 20000)\n"
           "  --seed N             fleet seed (default 1)\n"
+          "  --concurrency N      runs in flight in the load generator (default 50):\n"
+          "                       the open traces grow with it and with --grace-ms\n"
           "  --partitions N       input topic partitions (default 4)\n"
           "  --grace-ms N         dagprof grace.ms (default 500)\n"
           "  --load-fraction F    second phase at F x the measured spans/s (default 0.5)\n"
@@ -1765,6 +1779,8 @@ static int bench_parse(int argc, char **argv, bench_options_t *opt, char *build_
             opt->runs = (uint64_t)x;
         else if (strcmp(a, "--seed") == 0 && bench_parse_number(v, 0, 1e15, &x) == 0)
             opt->seed = (uint64_t)x;
+        else if (strcmp(a, "--concurrency") == 0 && bench_parse_number(v, 1, 10000, &x) == 0)
+            opt->concurrency = (unsigned)x;
         else if (strcmp(a, "--partitions") == 0 && bench_parse_number(v, 1, 256, &x) == 0)
             opt->partitions = (int)x;
         else if (strcmp(a, "--grace-ms") == 0 && bench_parse_number(v, 0, 3600000, &x) == 0)
