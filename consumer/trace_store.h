@@ -9,7 +9,8 @@
  *                                                           pub, dupc
  *   <prefix>:v4:{<topic>:<partition>}:due           zset    trace_id -> due time (ms)
  *
- * A span record is the span_id's length (an unsigned LEB128 varint), the
+ * A span record is the span_id's stored length times two, plus one when it
+ * is lowercase hex packed two digits a byte (an unsigned LEB128 varint), the
  * span_id, the blob's length (a varint) and the blob: the span's Avro binary
  * after its trace_id and span_id, which the key and the record already hold
  * (span_codec_avro_ids_size). A batch appends each trace's records as one
@@ -166,6 +167,7 @@ typedef struct trace_store_trace {
     size_t span_count; /* distinct spans, replays dropped */
     const char **span_ids; /* span_count entries, not NUL-terminated */
     size_t *span_id_lens;
+    char *id_text;         /* the span_ids that were stored packed, as text */
     const char **blobs; /* span_count entries */
     size_t *blob_lens;
     void *reply;        /* keeps the blobs alive: they point into it */

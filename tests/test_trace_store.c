@@ -276,6 +276,56 @@ START_TEST(replays_after_publication) {
 }
 END_TEST
 
+/* Hex span ids are stored packed and come back as the same text; an id that
+ * is not lowercase hex is kept as it is, even when its bytes are what a
+ * packed id's are; replays of either are found. */
+START_TEST(span_ids_round_trip) {
+    trace_store_options_t o = options();
+    trace_store_t *s = open_store(&o);
+    static const char *const ids[] = {"0123456789abcdef", "6162636465666768", "abcdefgh",
+                                      "ABCDEF0123456789", "abc", "f"};
+    enum { N = sizeof(ids) / sizeof(ids[0]) };
+    trace_store_span_t batch[N + 2];
+    for (size_t i = 0; i < N; i++)
+        batch[i] = span(4, "H", ids[i], i == 0, ids[i]);
+    batch[N] = span(4, "H", ids[1], 0, "replay");
+    batch[N + 1] = span(4, "H", ids[2], 0, "replay");
+    trace_store_outcome_t out[N + 2];
+    append(s, batch, N + 2, 0, out);
+    char err[256];
+    trace_store_ref_t ref = {4, "H", 0};
+    trace_store_trace_t *t;
+    ck_assert_int_eq(trace_store_load(s, &ref, 1, 100, &t, err, sizeof(err)), 0);
+    ck_assert(t[0].exists);
+    ck_assert_uint_eq(t[0].span_count, N);
+    ck_assert_int_eq(t[0].duplicates, 2);
+    for (size_t i = 0; i < N; i++) {
+        /* each id once, with its own blob (the first copy) */
+        ck_assert_uint_eq(t[0].span_id_lens[i], strlen(ids[i]));
+        ck_assert_int_eq(memcmp(t[0].span_ids[i], ids[i], strlen(ids[i])), 0);
+        ck_assert_uint_eq(t[0].blob_lens[i], strlen(ids[i]));
+        ck_assert_int_eq(memcmp(t[0].blobs[i], ids[i], strlen(ids[i])), 0);
+    }
+    trace_store_traces_free(t, 1);
+    /* the packed id takes half its text: 1 + 8 + 1 + 16 bytes */
+    redisContext *c = harness_redis_connect(redis, err, sizeof(err));
+    ck_assert_ptr_nonnull(c);
+    redisReply *r = redisCommand(c, "HGET t:v4:{spans:4}:m:H b");
+    ck_assert_ptr_nonnull(r);
+    long long expect = 0;
+    for (size_t i = 0; i < N + 2; i++) {
+        const char *id = batch[i].span_id;
+        int packed = strcmp(id, "abcdefgh") != 0 && strcmp(id, "ABCDEF0123456789") != 0 &&
+                     strcmp(id, "abc") != 0 && strcmp(id, "f") != 0;
+        expect += 1 + (long long)(packed ? strlen(id) / 2 : strlen(id)) + 1 + (long long)batch[i].blob_len;
+    }
+    ck_assert_int_eq(atoll(r->str), expect);
+    freeReplyObject(r);
+    redisFree(c);
+    trace_store_free(s);
+}
+END_TEST
+
 /* Records that are cut short (a corrupted or foreign value under the key) end
  * the decoding; the spans before them are kept. */
 START_TEST(malformed_records) {
@@ -651,6 +701,7 @@ int main(void) {
     tcase_add_test(tc, expired_trace);
     tcase_add_test(tc, replays_after_publication);
     tcase_add_test(tc, malformed_records);
+    tcase_add_test(tc, span_ids_round_trip);
     tcase_add_test(tc, crashed_lease);
     tcase_add_test(tc, ttl_and_key_layout);
     tcase_add_test(tc, round_trips_per_batch);
