@@ -184,9 +184,10 @@ static int cmd_run(const config_t *cfg) {
         return 2;
     }
     /* Each batch allocates and frees buffers of a few hundred KB (pipelines,
-     * replies, decoded spans): with glibc's defaults the heap's top was given
-     * back after each and the kernel zeroed its pages again on the next, a
-     * twentieth of the CPU (perf, bench_e2e). What stays is bounded here. */
+     * replies, decoded spans): with glibc's defaults part of the heap's top
+     * was given back after each and the kernel zeroed its pages again on the
+     * next (page clearing showed in perf of bench_e2e). What stays is bounded
+     * here. */
     mallopt(M_MMAP_THRESHOLD, 8 << 20);
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
     pricing_t *pricing = setup_pricing(cfg, err, sizeof(err));

@@ -426,6 +426,7 @@ struct trace_store_pending {
     span_order_t *order; /* the spans by partition and trace, borrowed from the caller */
     size_t *trace_start, *part_start;
     size_t *trace_bytes; /* per trace: the framed records appended */
+    unsigned char *packed; /* per span, in order: its id is stored packed */
     int64_t *trace_inc;  /* per trace: what g was incremented by */
     size_t parts, count;
     int64_t now_ms;
@@ -440,6 +441,7 @@ void trace_store_pending_free(trace_store_pending_t *p) {
     free(p->trace_start);
     free(p->part_start);
     free(p->trace_bytes);
+    free(p->packed);
     free(p->trace_inc);
     free(p->replies);
     free(p);
@@ -485,41 +487,42 @@ static int varint_get(const unsigned char *data, size_t len, size_t *pos, uint64
  * bytes they spell, half the size: 8 bytes a span for most fleets. */
 #define ID_PACK_MAX 128
 
-static int hex_digit(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+/* 1 + the value of a lowercase hex digit, 0 for any other byte */
+static const unsigned char HEX[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16};
 
 static int id_packable(const char *id, size_t len) {
     if (len == 0 || len % 2 || len > ID_PACK_MAX)
         return 0;
+    unsigned char all = 1;
     for (size_t i = 0; i < len; i++)
-        if (hex_digit(id[i]) < 0)
-            return 0;
-    return 1;
+        all &= HEX[(unsigned char)id[i]] != 0;
+    return all;
 }
 
 /* A record: a varint of the span_id's stored length times two, plus one when
  * it is packed hex; the span_id; the blob's length (a varint); the blob. */
-static size_t record_size(const trace_store_span_t *sp) {
-    size_t id_len = strlen(sp->span_id), stored = id_packable(sp->span_id, id_len) ? id_len / 2 : id_len;
+static size_t record_size(const trace_store_span_t *sp, size_t id_len, int packed) {
+    size_t stored = packed ? id_len / 2 : id_len;
     return varint_size(stored * 2 + 1) + stored + varint_size(sp->blob_len) + sp->blob_len;
 }
 
-/* The records of spans [b, e) of a batch, as one argument. */
-static void pipeline_records(pipeline_t *pl, const span_order_t *order, size_t b, size_t e,
-                             size_t framed) {
+/* The records of spans [b, e) of a batch, as one argument; packed[k]: span
+ * k's id is packed hex. */
+static void pipeline_records(pipeline_t *pl, const span_order_t *order,
+                             const unsigned char *packed, size_t b, size_t e, size_t framed) {
     pipeline_header(pl, '$', framed);
     for (size_t k = b; k < e; k++) {
         const trace_store_span_t *sp = order[k].span;
         size_t id_len = strlen(sp->span_id);
-        unsigned char head[10];
-        if (id_packable(sp->span_id, id_len)) {
-            unsigned char packed[ID_PACK_MAX / 2];
+        unsigned char head[10 + ID_PACK_MAX / 2];
+        if (packed[k]) {
+            size_t n = varint_put(head, id_len / 2 * 2 + 1);
             for (size_t i = 0; i < id_len / 2; i++)
-                packed[i] = (unsigned char)(hex_digit(sp->span_id[2 * i]) << 4 |
-                                            hex_digit(sp->span_id[2 * i + 1]));
-            pipeline_write(pl, head, varint_put(head, id_len / 2 * 2 + 1));
-            pipeline_write(pl, packed, id_len / 2);
+                head[n + i] = (unsigned char)((HEX[(unsigned char)sp->span_id[2 * i]] - 1) << 4 |
+                                              (HEX[(unsigned char)sp->span_id[2 * i + 1]] - 1));
+            pipeline_write(pl, head, n + id_len / 2);
         } else {
             pipeline_write(pl, head, varint_put(head, id_len * 2));
             pipeline_write(pl, sp->span_id, id_len);
@@ -555,7 +558,8 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
     size_t *part_start = pd->part_start = malloc((count + 1) * sizeof(*part_start)); /* into trace_start */
     pd->trace_bytes = malloc((count + 1) * sizeof(*pd->trace_bytes));
     pd->trace_inc = malloc((count + 1) * sizeof(*pd->trace_inc));
-    if (!trace_start || !part_start || !pd->trace_bytes || !pd->trace_inc)
+    pd->packed = malloc(count + 1);
+    if (!trace_start || !part_start || !pd->trace_bytes || !pd->trace_inc || !pd->packed)
         goto oom;
     size_t traces = 0, parts = 0;
     for (size_t i = 0; i < count; i++) {
@@ -592,7 +596,8 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
                     trace_store_pending_free(pd);
                     return -1;
                 }
-                framed += record_size(sp);
+                pd->packed[k] = (unsigned char)id_packable(sp->span_id, id_len);
+                framed += record_size(sp, id_len, pd->packed[k]);
                 if (sp->is_run)
                     inc += G_RUN;
             }
@@ -608,7 +613,7 @@ int trace_store_append_send(trace_store_t *store, const trace_store_span_t *span
             pipeline_str(pl, "RPUSH");
             pipeline_key(pl, store, partition, "d", trace_id);
             /* the records straight into the argument: no copy of a span is made */
-            pipeline_records(pl, order, b, e, framed);
+            pipeline_records(pl, order, pd->packed, b, e, framed);
             pipeline_command(pl, 4);
             pipeline_str(pl, "HINCRBY");
             pipeline_key(pl, store, partition, "m", trace_id);
@@ -746,7 +751,8 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
             if (before + k_all > o->max_spans_per_trace || bytes > o->max_bytes_per_trace) {
                 fit = 0;
                 while (b + fit < e && before + (int64_t)fit < o->max_spans_per_trace) {
-                    size_t size = record_size(order[b + fit].span);
+                    const trace_store_span_t *sp = order[b + fit].span;
+                    size_t size = record_size(sp, strlen(sp->span_id), pd->packed[b + fit]);
                     if (bytes_before + (int64_t)(kept + size) > o->max_bytes_per_trace)
                         break;
                     kept += size;
@@ -762,7 +768,7 @@ int trace_store_append_recv(trace_store_t *store, trace_store_pending_t *pd,
                     pipeline_str(&fix, "LSET");
                     pipeline_key(&fix, store, partition, "d", trace_id);
                     pipeline_int(&fix, -1);
-                    pipeline_records(&fix, order, b, b + fit, kept);
+                    pipeline_records(&fix, order, pd->packed, b, b + fit, kept);
                 } else if (len > 1) {
                     pipeline_command(&fix, 2);
                     pipeline_str(&fix, "RPOP");
