@@ -277,16 +277,22 @@ static void assert_round_trip(const char *line, size_t len) {
     buf_free(&avro);
 }
 
+/* The rich span decoded into *span and encoded into *avro; its JSON, to free. */
+static char *rich_avro(span_t *span, buf_t *avro) {
+    ck_assert_int_eq(span_codec_decode_json(codec, rich_json, strlen(rich_json), span, errstr,
+                                            sizeof(errstr)),
+                     0);
+    char *json = span_json(span);
+    ck_assert_int_eq(span_codec_encode_avro(codec, span, avro, errstr, sizeof(errstr)), 0);
+    return json;
+}
+
 /* The store keeps a span without its ids: the rest, decoded with the ids
  * given apart, is the same span; malformed ids have no size. */
 START_TEST(test_decode_avro_rest) {
     span_t span;
     buf_t avro = BUF_INIT;
-    ck_assert_int_eq(span_codec_decode_json(codec, rich_json, strlen(rich_json), &span, errstr,
-                                            sizeof(errstr)),
-                     0);
-    char *whole = span_json(&span);
-    ck_assert_int_eq(span_codec_encode_avro(codec, &span, &avro, errstr, sizeof(errstr)), 0);
+    char *whole = rich_avro(&span, &avro);
     size_t ids = span_codec_avro_ids_size(avro.data, avro.len);
     ck_assert_uint_eq(ids, 1 + strlen("tr-42") + 1 + strlen("n7"));
     ck_assert_int_eq(span_codec_decode_avro_rest(codec, "tr-42", "n7xx", 2,
@@ -587,11 +593,7 @@ END_TEST
 START_TEST(test_avro_c_agrees) {
     span_t span;
     buf_t ours = BUF_INIT;
-    ck_assert_int_eq(span_codec_decode_json(codec, rich_json, strlen(rich_json), &span, errstr,
-                                            sizeof(errstr)),
-                     0);
-    char *expected_json = span_json(&span);
-    ck_assert_int_eq(span_codec_encode_avro(codec, &span, &ours, errstr, sizeof(errstr)), 0);
+    char *expected_json = rich_avro(&span, &ours);
 
     avro_value_iface_t *iface = avro_generic_class_from_schema(span_codec_schema(codec));
     ck_assert_ptr_nonnull(iface);
