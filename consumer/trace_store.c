@@ -25,17 +25,17 @@
  * (G_RUN), so one command keeps both; 'b' counts the records' bytes. */
 
 /* Lease the traces of one partition for loading. KEYS: the partition's due
- * set, then the data string and the meta hash of each trace; ARGV: the lease's
+ * set, then the data list and the meta hash of each trace; ARGV: the lease's
  * end (ms), now (ms), then the trace ids. Returns per trace {0} when its bookkeeping
  * expired (it leaves the due set), {2} when another load's lease still
  * holds it (due again when that lease ends: an append may have made it due
  * sooner), else {1, gen, rev, run, dropped, pub, dupc}, gen and run read off
  * g; a trace whose records expired but not its bookkeeping is found by
- * the GET and taken off the schedule by a finish (FINISH_GONE). A lease
+ * the LRANGE and taken off the schedule by a finish (FINISH_GONE). A lease
  * ended is lease 0 and lease_gen "", so finishing is one HSET. One
  * call per partition and batch, not per trace: a script call's own cost was
  * most of redis-server's CPU once appends were cheap (bench_e2e, INFO
- * commandstats). The records are read by a GET per trace sent right after in
+ * commandstats). The records are read by an LRANGE per trace sent right after in
  * the same pipeline and decoded from hiredis' reply buffer: passed through
  * Lua, every byte would be copied twice more. A span added between the two
  * commands is in the records but not in gen, so finishing sees gen moved and
@@ -373,8 +373,8 @@ uint64_t trace_store_commands(const trace_store_t *store) {
 
 /* A key as one argument: <prefix>:v4:{<topic>:<partition>}:<kind>[:<trace_id>].
  * The braces are a cluster hash tag: a partition's keys share a slot, so its
- * scripts may touch them together. "v4" (TRACE_STORE_LAYOUT) is the layout's version: data of
- * another layout is never read as this one. */
+ * scripts may touch them together. "v4" (TRACE_STORE_LAYOUT) is the layout's
+ * version: data of another layout is never read as this one. */
 static void pipeline_key(pipeline_t *pl, const trace_store_t *store, int32_t partition,
                          const char *kind, const char *trace_id) {
     char head[64];
